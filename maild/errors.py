@@ -1,0 +1,40 @@
+"""The project's exception tree. Each edge maps it to its protocol: SMTP 4xx/5xx, HTTP 4xx,
+CLI exit code and a one-line message. Messages say what is wrong and what to fix."""
+
+
+class MaildError(Exception):
+    """Base of every error maild raises on purpose."""
+
+
+class ConfigError(MaildError):
+    """The configuration file or an environment override is wrong (file, key and reason)."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(f"{source}: {key}: {reason}")
+        self.source = source
+        self.key = key
+        self.reason = reason
+
+
+class NotFound(MaildError):
+    """A ticket, group, agent or other named thing does not exist."""
+
+
+class InvalidRequest(MaildError):
+    """The request breaks a domain rule (merge of 11 tickets, follow-up in the past, ...)."""
+
+
+class Conflict(MaildError):
+    """The request clashes with the current state (ticket is closed and locked, already taken)."""
+
+
+class PermissionDenied(MaildError):
+    """The caller may not do this (not a member of the group, wrong role)."""
+
+
+class MessageRejected(MaildError):
+    """An incoming message breaks a limit or cannot be accepted; `reason` is shown to the sender."""
+
+
+class StorageError(MaildError):
+    """The database could not be opened, migrated or written."""

@@ -1,0 +1,1 @@
+"""Incoming mail: spool, parse, classify, thread, apply; SMTP, IMAP and file transports."""

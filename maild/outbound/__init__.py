@@ -1,0 +1,1 @@
+"""Outgoing mail: composing from templates, the outbox and its delivery, the autoresponder."""

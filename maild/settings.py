@@ -1,0 +1,138 @@
+"""Frozen settings: the configuration as typed values, passed down explicitly (never global).
+
+`maild.config` builds a `Settings` from the TOML file and `MAILD_<SECTION>_<KEY>` overrides;
+each layer takes only the part it needs (`TicketSettings` for the core, `IngestLimits` for the
+parser, ...). Defaults here are the defaults of the product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maild.values import Mode, ReplyPolicy, Role
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/maild.db"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    listen: str = "127.0.0.1:2525"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    listen: str = "127.0.0.1:8080"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    relay: str = ""  # host:port; empty = write .eml files to outbox_dir
+    outbox_dir: str = "var/outbox"
+    from_address: str = "support@example.com"
+    domain: str = "example.com"  # for Message-IDs and VERP (bounces+TOKEN@domain)
+    max_attachment_bytes: int = 2 * 1024 * 1024
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    prefix: str = "SUP"
+    number_format: str = "{prefix}-{seq:06d}"
+    subject_tag: str = "[#{number}]"
+    reply_policy: ReplyPolicy = ReplyPolicy.PARTICIPANTS_OR_TOKEN
+    purge_deleted_after_days: int = 90
+    default_department: str = ""  # for mail that names no department address
+
+    def format_number(self, seq: int) -> str:
+        return self.number_format.format(prefix=self.prefix, seq=seq)
+
+    def tag(self, number: str) -> str:
+        return self.subject_tag.format(number=number)
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_header_bytes: int = 256 * 1024
+    max_headers: int = 1000
+    max_mime_depth: int = 20
+    max_parts: int = 500
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    max_attempts: int = 3  # processing attempts before a message is held
+
+
+@dataclass(frozen=True)
+class AutoresponderSettings:
+    max_per_sender: int = 3  # at most this many autoresponses to one sender ...
+    window_minutes: int = 60  # ... within this window
+
+
+@dataclass(frozen=True)
+class BrandConfig:
+    name: str
+    from_name: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class DepartmentConfig:
+    name: str
+    addresses: tuple[str, ...]
+    brand: str = ""
+    default_group: str = ""
+    autoresponder_subject: str = ""
+    autoresponder_body: str = ""
+    autoresponder_html: str = ""
+    auto_close_after_minutes: int | None = None
+
+    @property
+    def autoresponder_enabled(self) -> bool:
+        return bool(self.autoresponder_body)
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    agent: str
+    mode: Mode = Mode.PRIMARY
+    max_tickets: int | None = None
+    receiving: bool = True
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    name: str
+    department: str
+    members: tuple[MemberConfig, ...] = ()
+    rebalance: bool = False
+    rebalance_pinned: bool = False
+    rebalance_times: tuple[str, ...] = ()
+    queue_alert_after_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    name: str
+    email: str = ""
+    display_name: str = ""
+    role: Role = Role.AGENT
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str = "<defaults>"
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
+    ingest: IngestLimits = field(default_factory=IngestLimits)
+    autoresponder: AutoresponderSettings = field(default_factory=AutoresponderSettings)
+    brands: tuple[BrandConfig, ...] = ()
+    departments: tuple[DepartmentConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
+    agents: tuple[AgentConfig, ...] = ()

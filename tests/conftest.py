@@ -1,0 +1,91 @@
+"""Shared fixtures. Every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: each test session (each xdist worker) creates its own database with a random name
+from `MAILD_TEST_POSTGRES_URL` and drops it at the end, so runs never see each other's rows.
+Between tests the tables are truncated. SQLite: each test gets a copy of a migrated template file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from maild.store.db import Store, normalise_url, upgrade_schema
+from maild.store.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = ROOT.parent / "shared" / "corpora"
+FIXTURES = ROOT / "fixtures" / "emails"
+PG_URL = os.environ.get("MAILD_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    store = Store.open(f"sqlite:///{path}")
+    upgrade_schema(store)
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database for this session, migrated to head."""
+    if not PG_URL:
+        pytest.skip("MAILD_TEST_POSTGRES_URL is not set")
+    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"maild_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(normalise_url(PG_URL)).set(database=name).render_as_string(False)
+    store = Store.open(url)
+    upgrade_schema(store)
+    store.close()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _truncate_all(store: Store) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with the schema in place and no rows, on each backend."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "maild.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    store = Store.open(url)
+    _truncate_all(store)
+    store.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = Store.open(db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed, aware 'now' for rules that depend on time."""
+    return datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
