@@ -35,9 +35,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL database for this session, migrated to head."""
+def _fresh_postgres_database() -> Iterator[str]:
+    """Create a database with a random name, migrated to head; drop it afterwards."""
     if not PG_URL:
         pytest.skip("MAILD_TEST_POSTGRES_URL is not set")
     admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
@@ -56,7 +55,19 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(store: Store) -> None:
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of this session's PostgreSQL database."""
+    yield from _fresh_postgres_database()
+
+
+@pytest.fixture(scope="session")
+def postgres_twin_url() -> Iterator[str]:
+    """A second database, for tests that compare two runs."""
+    yield from _fresh_postgres_database()
+
+
+def truncate_all(store: Store) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
@@ -74,7 +85,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = request.getfixturevalue("postgres_url")
     yield url
     store = Store.open(url)
-    _truncate_all(store)
+    truncate_all(store)
     store.close()
 
 

@@ -1,0 +1,69 @@
+"""Recording an action: a history entry for the ticket, and a touch in the agent's "recent" list.
+
+Every service in the core ends with `note(...)` (DESIGN §1: "history: every action, who, when,
+from -> to"; seed: the Recent view lists the tickets an agent touched).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from maild.store.models import History, Recent, Ticket
+from maild.tickets import history
+from maild.tickets._sql import upsert
+from maild.tickets.actors import Actor
+
+
+class Action(StrEnum):
+    """The `action` column of history entries written by the core."""
+
+    CREATED = "created"
+    STATUS = "status"
+    PRIORITY = "priority"
+    PIN = "pin"
+    SUBJECT = "subject"
+    EMAIL = "email"
+    CUSTOMER_REPLY = "customer_reply"
+    BOUNCE = "bounce"
+    AGENT_RESPONSE = "agent_response"
+    COMMENT = "comment"
+    RESOLUTION = "resolution"
+    TIME_LOG = "time_log"
+    FIELD = "field"
+    RELATED = "related"
+    PARTICIPANT = "participant"
+    FOLLOWUP_SCHEDULED = "followup_scheduled"
+    FOLLOWUP_REMOVED = "followup_removed"
+    FOLLOWUP_SUSPENDED = "followup_suspended"
+    FOLLOWUP_DUE = "followup_due"
+    TRANSFER = "transfer"
+    MERGED = "merged"
+    DELETED = "deleted"
+    AUTO_CLOSED = "auto_closed"
+
+
+def note(
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    action: Action,
+    now: datetime,
+    from_value: object = "",
+    to_value: object = "",
+    detail: str = "",
+) -> History:
+    """Write the history entry for `action` and, when an agent did it, touch their recent list."""
+    if actor.agent_id is not None:
+        touch(session, ticket, actor.agent_id, now)
+    return history.record(
+        session, ticket, actor.name, action.value, now, from_value, to_value, detail
+    )
+
+
+def touch(session: Session, ticket: Ticket, agent_id: int, now: datetime) -> None:
+    """Mark `ticket` as touched by the agent now (view `recent`)."""
+    values = {"agent_id": agent_id, "ticket_id": ticket.id, "at": now}
+    upsert(session, Recent, values, ["agent_id", "ticket_id"])

@@ -1,0 +1,89 @@
+"""Deleting tickets, purging them, and closing tickets left waiting (the periodic sweeps).
+
+Seed ("Deleting Tickets"): a deleted ticket "is no longer available for review or action", is
+marked closed and locked, and is purged after 90 days. DESIGN §1 Auto-close: per department,
+waiting tickets idle longer than the configured time become closed; scheduled follow-ups are
+exempt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.errors import Conflict
+from maild.store.models import Department, Ticket
+from maild.tickets.actors import SYSTEM, Actor
+from maild.tickets.audit import Action, note
+from maild.tickets.followup import clear_followup
+from maild.tickets.ports import Distributor
+from maild.tickets.states import move_to
+from maild.values import Status
+
+
+def delete_ticket(
+    session: Session,
+    ticket: Ticket,
+    *,
+    distributor: Distributor,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Flag the ticket deleted: closed_locked, follow-up removed, hidden from every view but
+    `deleted`. The agent keeps it (the history says who had it); it no longer counts as active."""
+    if ticket.deleted_at is not None:
+        raise Conflict(f"ticket {ticket.number} is already deleted")
+    previous = move_to(session, ticket, Status.CLOSED_LOCKED, distributor=distributor, now=now)
+    clear_followup(ticket)
+    ticket.deleted_at = now
+    note(session, ticket, actor, Action.DELETED, now, previous, Status.CLOSED_LOCKED)
+
+
+def purge_deleted(session: Session, now: datetime, days: int = 90) -> list[str]:
+    """Remove for good the tickets deleted more than `days` ago, with everything on them
+    (messages, attachments, comments, history; the database cascades). Returns their numbers.
+
+    Raw message bytes are shared by content hash with the inbound spool and are not touched."""
+    cutoff = now - timedelta(days=days)
+    expired = sa.select(Ticket.id, Ticket.number).where(Ticket.deleted_at < cutoff)
+    rows = session.execute(expired).all()
+    if rows:
+        session.execute(
+            sa.delete(Ticket)
+            .where(Ticket.id.in_([row.id for row in rows]))
+            .execution_options(synchronize_session="fetch")
+        )
+    return [row.number for row in rows]
+
+
+def auto_close(session: Session, now: datetime) -> list[Ticket]:
+    """Close the waiting tickets that sat idle past their department's auto-close time.
+    Rows another process is closing are skipped (locked), so the sweep can run anywhere."""
+    closed: list[Ticket] = []
+    departments = sa.select(Department).where(Department.auto_close_after_minutes.is_not(None))
+    for department in session.scalars(departments).all():
+        minutes = department.auto_close_after_minutes or 0
+        for ticket in _idle_waiting(session, department.id, now - timedelta(minutes=minutes)):
+            ticket.status = Status.CLOSED  # waiting counts toward no agent: nothing to release
+            note(session, ticket, SYSTEM, Action.AUTO_CLOSED, now, Status.WAITING, Status.CLOSED)
+            closed.append(ticket)
+    return closed
+
+
+def _idle_waiting(session: Session, department_id: int, idle_since: datetime) -> list[Ticket]:
+    scheduled = sa.and_(Ticket.followup_at.is_not(None), Ticket.followup_suspended.is_(False))
+    statement = (
+        sa.select(Ticket)
+        .where(
+            Ticket.department_id == department_id,
+            Ticket.status == Status.WAITING,
+            Ticket.deleted_at.is_(None),
+            Ticket.last_action_at < idle_since,
+            sa.not_(scheduled),
+        )
+        .order_by(Ticket.id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(statement))

@@ -1,0 +1,92 @@
+"""Finding things by id or number, with errors that say what to fix.
+
+Ticket numbers that were merged away resolve through their forwarder (DESIGN §1: "a number that
+was merged away resolves through its merge forwarder to the surviving ticket").
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.errors import Conflict, InvalidRequest, NotFound
+from maild.store.models import Agent, Department, Forwarder, Group, Membership, Ticket
+
+
+def resolve_number(session: Session, number: str) -> Ticket | None:
+    """The ticket `number` names: itself, or the ticket it was merged into; None if unknown.
+    Matching ignores case and surrounding blanks (mail clients change the case of subjects).
+
+    A forwarder points at a ticket row, never at another number, and a merge re-points the
+    forwarders of the tickets it absorbs: so a chain A -> B -> C is stored as A -> C and B -> C,
+    resolves in one step and cannot form a cycle."""
+    wanted = number.strip()
+    if not wanted:
+        return None
+    ticket = _ticket_by_number(session, wanted)
+    if ticket is not None:
+        return ticket
+    forwarder = _forwarder_by_number(session, wanted)
+    return None if forwarder is None else session.get(Ticket, forwarder.ticket_id)
+
+
+def get_ticket(session: Session, number: str) -> Ticket:
+    """Like `resolve_number`, but a number that names nothing is `NotFound`."""
+    ticket = resolve_number(session, number)
+    if ticket is None:
+        raise NotFound(f"no ticket {number!r}; check the number (e.g. SUP-000123)")
+    return ticket
+
+
+def _ticket_by_number(session: Session, number: str) -> Ticket | None:
+    exact = session.scalars(sa.select(Ticket).where(Ticket.number == number)).first()
+    if exact is not None:
+        return exact
+    folded = sa.select(Ticket).where(sa.func.upper(Ticket.number) == number.upper())
+    return session.scalars(folded).first()
+
+
+def _forwarder_by_number(session: Session, number: str) -> Forwarder | None:
+    folded = sa.select(Forwarder).where(sa.func.upper(Forwarder.number) == number.upper())
+    return session.scalars(folded).first()
+
+
+def require_live(ticket: Ticket) -> None:
+    """Deleted tickets take no action but purge (seed: "no longer available for review or
+    action")."""
+    if ticket.deleted_at is not None:
+        raise Conflict(f"ticket {ticket.number} is deleted; it cannot be changed")
+
+
+def get_group(session: Session, group_id: int) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFound(f"no group with id {group_id}; pick an existing group")
+    return group
+
+
+def get_agent(session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"no agent with id {agent_id}; pick an existing agent")
+    return agent
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    department = session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"no department with id {department_id}; pick an existing department")
+    return department
+
+
+def require_member(session: Session, agent: Agent, group: Group) -> None:
+    """A ticket can only be handed to an agent of its group (seed: agents are picked from the
+    group's list)."""
+    membership = sa.select(Membership.id).where(
+        Membership.agent_id == agent.id, Membership.group_id == group.id
+    )
+    if session.execute(membership).first() is None:
+        raise InvalidRequest(
+            f"agent {agent.name} is not a member of group {group.name}; "
+            "add the membership or choose another agent"
+        )

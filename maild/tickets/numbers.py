@@ -1,0 +1,45 @@
+"""Ticket numbers: unique under concurrency on SQLite and PostgreSQL.
+
+The counter lives in `ticket_sequence`, one row per prefix. `UPDATE ... SET value = value + 1
+RETURNING value` takes the row lock, so two processes never read the same value: on PostgreSQL
+the second waits for the first to commit; on SQLite every write transaction is serialised
+(`BEGIN IMMEDIATE`, see maild.store.db).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.settings import TicketSettings
+from maild.store.models import Forwarder, Ticket, TicketSequence
+from maild.tickets._sql import insert_if_missing
+
+
+def allocate_number(session: Session, settings: TicketSettings) -> str:
+    """The next free ticket number in `settings.number_format`, e.g. `SUP-000124`.
+
+    A number already held by a ticket or a merge forwarder (imported tickets, a sequence reset
+    by hand) is skipped rather than handed out twice."""
+    while True:
+        number = settings.format_number(_next_value(session, settings.prefix))
+        if not _number_taken(session, number):
+            return number
+
+
+def _next_value(session: Session, name: str) -> int:
+    # ON CONFLICT DO NOTHING: two processes creating the first row at once both succeed.
+    insert_if_missing(session, TicketSequence, {"name": name, "value": 0}, ["name"])
+    statement = (
+        sa.update(TicketSequence)
+        .where(TicketSequence.name == name)
+        .values(value=TicketSequence.value + 1)
+        .returning(TicketSequence.value)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def _number_taken(session: Session, number: str) -> bool:
+    in_tickets = sa.select(Ticket.number).where(Ticket.number == number)
+    in_forwarders = sa.select(Forwarder.number).where(Forwarder.number == number)
+    return session.execute(in_tickets.union_all(in_forwarders).limit(1)).first() is not None

@@ -1,0 +1,96 @@
+"""Who belongs to a ticket, and which tickets are related.
+
+Participants decide the reply policy (DESIGN §1: "appends only when the sender is a participant
+(requester, CC'd address, agent)").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parseaddr
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.errors import InvalidRequest
+from maild.store.models import Agent, Participant, Related, Ticket
+from maild.tickets._sql import insert_if_missing
+from maild.tickets.actors import Actor
+from maild.tickets.audit import Action, note
+from maild.values import ParticipantRole
+
+
+def fold_address(address: str) -> str:
+    """Addresses are compared lower-cased and without blanks."""
+    return address.strip().lower()
+
+
+def parse_address(address: str) -> str:
+    """A bare address typed by a person (change email), checked strictly and folded."""
+    folded = fold_address(parseaddr(address)[1])
+    local, at, domain = folded.partition("@")
+    one_line = "\r" not in address and "\n" not in address
+    well_formed = one_line and local and at and "." in domain and "@" not in domain
+    if not well_formed or any(c in folded for c in " <>,;"):
+        raise InvalidRequest(f"{address!r} is not an email address; write it as name@example.com")
+    return folded
+
+
+def add_participant(session: Session, ticket: Ticket, address: str, role: ParticipantRole) -> None:
+    """Record `address` on the ticket in `role` (nothing happens when it is already there)."""
+    folded = fold_address(address)
+    if not folded:
+        return
+    values = {"ticket_id": ticket.id, "address": folded, "role": role}
+    insert_if_missing(session, Participant, values, ["ticket_id", "address", "role"])
+
+
+def is_participant(session: Session, ticket: Ticket, address: str) -> bool:
+    """True when `address` is the requester, an address recorded on the ticket (requester, CC,
+    agent) or the email of any agent: agents are staff and may write into any ticket."""
+    folded = fold_address(address)
+    if not folded:
+        return False
+    if folded == fold_address(ticket.requester):
+        return True
+    recorded = sa.select(Participant.id).where(
+        Participant.ticket_id == ticket.id, Participant.address == folded
+    )
+    staff = sa.select(Agent.id).where(sa.func.lower(Agent.email) == folded)
+    return session.execute(recorded.union_all(staff).limit(1)).first() is not None
+
+
+def participants(session: Session, ticket: Ticket) -> list[Participant]:
+    statement = sa.select(Participant).where(Participant.ticket_id == ticket.id)
+    return list(session.scalars(statement.order_by(Participant.id)))
+
+
+def relate(
+    session: Session,
+    a: Ticket,
+    b: Ticket,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Link two tickets as related (seed: "Related Items ... pointers to other tickets").
+    The link has no direction; it is stored once, lowest id first."""
+    if a.id == b.id:
+        raise InvalidRequest(f"ticket {a.number} cannot be related to itself")
+    low, high = sorted((a.id, b.id))
+    insert_if_missing(
+        session, Related, {"ticket_id": low, "related_id": high}, ["ticket_id", "related_id"]
+    )
+    note(session, a, actor, Action.RELATED, now, to_value=b.number)
+    note(session, b, actor, Action.RELATED, now, to_value=a.number)
+
+
+def related_tickets(session: Session, ticket: Ticket) -> list[Ticket]:
+    """The tickets linked to `ticket`, oldest first."""
+    others = (
+        sa.select(Related.related_id)
+        .where(Related.ticket_id == ticket.id)
+        .union(sa.select(Related.ticket_id).where(Related.related_id == ticket.id))
+    )
+    statement = sa.select(Ticket).where(Ticket.id.in_(others)).order_by(Ticket.id)
+    return list(session.scalars(statement))
