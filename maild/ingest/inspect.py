@@ -1,0 +1,124 @@
+"""`maild inspect FILE --json`: what maild reads in a mail, without storing anything (DESIGN §5).
+
+Returns a JSON-ready dict; the CLI prints one per file. A mail over a limit is not an error
+here: the dict says `rejected` with the reason the daemon would hold it for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maild.errors import MessageRejected
+from maild.ingest.classify import Classification, classify
+from maild.ingest.dsn import BounceReport
+from maild.ingest.parse import ParsedMessage, parse_message
+from maild.ingest.thread import TicketRefs, find_ticket_refs
+from maild.settings import Settings
+
+_MESSAGE_KEYS = (
+    "subject",
+    "from",
+    "from_name",
+    "reply_to",
+    "to",
+    "cc",
+    "date",
+    "message_id",
+    "in_reply_to",
+    "references",
+    "text",
+    "html",
+    "attachments",
+    "warnings",
+    "defects",
+    "kind",
+    "reason",
+    "bounce",
+    "ticket",
+    "ticket_refs",
+)
+
+
+def inspect_message(
+    raw: bytes, settings: Settings, envelope_from: str | None = None
+) -> dict[str, Any]:
+    """The parse, classification and ticket reference of one raw mail, as plain JSON values."""
+    try:
+        msg = parse_message(raw, settings.ingest)
+    except MessageRejected as exc:
+        return {**dict.fromkeys(_MESSAGE_KEYS), "rejected": str(exc)}
+    result = classify(msg, envelope_from)
+    refs = find_ticket_refs(msg, settings.tickets, result.bounce)
+    return {
+        **_message_fields(msg),
+        **_classification_fields(result),
+        **_ref_fields(refs),
+        "rejected": None,
+    }
+
+
+def _message_fields(msg: ParsedMessage) -> dict[str, Any]:
+    return {
+        "subject": msg.subject,
+        "from": msg.from_address,
+        "from_name": msg.from_name,
+        "reply_to": list(msg.reply_to),
+        "to": list(msg.to),
+        "cc": list(msg.cc),
+        "date": msg.date.isoformat() if msg.date else None,
+        "message_id": msg.message_id,
+        "in_reply_to": msg.in_reply_to,
+        "references": list(msg.references),
+        "text": msg.text,
+        "html": msg.html,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in msg.attachments
+        ],
+        "warnings": list(msg.warnings),
+        "defects": list(msg.defects),
+    }
+
+
+def _classification_fields(result: Classification) -> dict[str, Any]:
+    return {
+        "kind": result.kind.value,
+        "reason": result.reason,
+        "bounce": _bounce_fields(result.bounce) if result.bounce else None,
+    }
+
+
+def _bounce_fields(bounce: BounceReport) -> dict[str, Any]:
+    return {
+        "is_failure": bounce.is_failure,
+        "recipients": [
+            {
+                "address": r.address,
+                "original_address": r.original_address or None,
+                "action": r.action,
+                "status": r.status,
+                "diagnostic": r.diagnostic,
+            }
+            for r in bounce.recipients
+        ],
+        "failed_recipients": list(bounce.failed_recipients),
+        "delayed_recipients": list(bounce.delayed_recipients),
+        "original_message_id": bounce.original_message_id,
+        "original_subject": bounce.original_subject,
+        "verp_token": bounce.verp_token,
+        "detector": bounce.detector,
+    }
+
+
+def _ref_fields(refs: TicketRefs) -> dict[str, Any]:
+    return {
+        "ticket": refs.number,
+        "ticket_refs": {
+            "tag_numbers": list(refs.tag_numbers),
+            "message_ids": [
+                {"message_id": r.message_id, "token": r.token, "number": r.number}
+                for r in refs.message_ids
+            ],
+            "verp_token": refs.verp_token,
+        },
+    }

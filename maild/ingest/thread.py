@@ -1,0 +1,157 @@
+"""Which ticket a mail names (DESIGN §1 "Finding the ticket"), decided from the mail alone.
+
+Also the one definition of maild's own identifiers, shared by outbound and ingest:
+- Message-ID `<TOKEN.NUMBER@domain>`, TOKEN 20 lower-case hex characters (unguessable),
+  NUMBER the ticket number, e.g. `<3f2a...9c.SUP-000123@example.com>`;
+- VERP envelope sender `bounces+TOKEN@domain` (DESIGN §2: correlating a bounce).
+Resolving numbers and tokens to tickets (merge forwarders, reply policy) needs the database
+and belongs to the apply step.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+
+from maild.ingest.dsn import BounceReport
+from maild.ingest.parse import ParsedMessage
+from maild.settings import TicketSettings
+
+_TOKEN = r"[0-9a-f]{20}"
+# RFC 5322 §3.6.4: id-left is dot-atom-text; the ticket number must fit in it.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_NUMBER_TEXT = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_MAILD_ID = re.compile(rf"^<?({_TOKEN})\.({_NUMBER_TEXT.pattern})@([^<>@\s]+)>?$")
+_VERP = re.compile(rf"^<?bounces\+({_TOKEN})@[^<>@\s]+>?$", re.IGNORECASE)
+# Reply and forward prefixes of common clients and languages: Re, Re[2], Re(2), AW (German),
+# SV (Nordic), Antw (Dutch), Fwd/Fw, WG (German forward), TR (French), VS (Finnish), RIF, Odp.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|sv|antw|fwd?|wg|tr|vs|rif|odp|r)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MessageIdRef:
+    message_id: str
+    token: str
+    number: str
+
+
+@dataclass(frozen=True)
+class TicketRefs:
+    tag_numbers: tuple[str, ...] = ()  # from subject tags, canonical form, in order
+    message_ids: tuple[MessageIdRef, ...] = ()  # In-Reply-To first, then References newest first
+    verp_token: str | None = None  # bounces only
+    from_returned_message: bool = False  # True: refs were read from a bounce's original
+
+    @property
+    def number(self) -> str | None:
+        """The ticket number to try first: DESIGN §1 for replies (tag, then Message-IDs);
+        DESIGN §2 for bounces (returned Message-ID, then returned tag; VERP token resolved
+        by the caller first)."""
+        ids = tuple(ref.number for ref in self.message_ids)
+        order = ids + self.tag_numbers if self.from_returned_message else self.tag_numbers + ids
+        return order[0] if order else None
+
+
+def make_message_id(token: str, number: str, domain: str) -> str:
+    """The Message-ID header value of an outbound mail of ticket `number`."""
+    if not re.fullmatch(_TOKEN, token):
+        raise ValueError(f"token must be 20 lower-case hex characters, not {token!r}")
+    if not _NUMBER_TEXT.fullmatch(number) or not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
+        raise ValueError(f"{number!r}@{domain!r} cannot form a Message-ID")
+    return f"<{token}.{number}@{domain}>"
+
+
+def parse_message_id(mid: str) -> tuple[str, str] | None:
+    """(token, number) of a Message-ID maild generated; None for any other id."""
+    match = _MAILD_ID.match(mid.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def verp_address(token: str, domain: str) -> str:
+    """The envelope sender of an outbound mail: bounces come back to it."""
+    if not re.fullmatch(_TOKEN, token):
+        raise ValueError(f"token must be 20 lower-case hex characters, not {token!r}")
+    return f"bounces+{token}@{domain}"
+
+
+def parse_verp(address: str) -> str | None:
+    """The token of a VERP address (`bounces+TOKEN@domain`), else None."""
+    match = _VERP.match(address.strip())
+    return match.group(1).lower() if match else None
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """The subject without leading `Re:`, `AW:`, `Fwd:`, `Re[2]:`, `SV:`, `Antw:`...."""
+    return _PREFIX.sub("", subject).strip()
+
+
+def find_ticket_refs(
+    msg: ParsedMessage, settings: TicketSettings, bounce: BounceReport | None = None
+) -> TicketRefs:
+    """Ticket references of a mail; for a bounce, those of the message it returns."""
+    if bounce is not None:
+        return TicketRefs(
+            tag_numbers=find_tag_numbers(bounce.original_subject or "", settings),
+            message_ids=_maild_ids((bounce.original_message_id,), settings),
+            verp_token=bounce.verp_token,
+            from_returned_message=True,
+        )
+    named = (msg.in_reply_to, *reversed(msg.references))
+    return TicketRefs(
+        tag_numbers=find_tag_numbers(msg.subject, settings),
+        message_ids=_maild_ids(named, settings),
+    )
+
+
+def find_tag_numbers(subject: str, settings: TicketSettings) -> tuple[str, ...]:
+    """Ticket numbers of every tag anywhere in the subject, canonical form, first first."""
+    pattern = _tag_pattern(settings.subject_tag, settings.number_format, settings.prefix)
+    numbers = (_canonical(m, settings) for m in pattern.finditer(subject))
+    return tuple(dict.fromkeys(numbers))
+
+
+def _maild_ids(ids: tuple[str | None, ...], settings: TicketSettings) -> tuple[MessageIdRef, ...]:
+    shape = _number_pattern(settings.number_format, settings.prefix)
+    refs: dict[str, MessageIdRef] = {}
+    for mid in ids:
+        parsed = parse_message_id(mid) if mid else None
+        if mid and parsed and re.fullmatch(shape, parsed[1], re.IGNORECASE):
+            refs.setdefault(mid, MessageIdRef(mid, parsed[0], parsed[1]))
+    return tuple(refs.values())
+
+
+def _canonical(match: re.Match[str], settings: TicketSettings) -> str:
+    seq = match.groupdict().get("seq")
+    return settings.format_number(int(seq)) if seq is not None else match.group("number")
+
+
+@lru_cache(maxsize=16)
+def _tag_pattern(tag: str, number_format: str, prefix: str) -> re.Pattern[str]:
+    number = f"(?P<number>{_number_pattern(number_format, prefix)})"
+    parts = []
+    for literal, field, _spec, _conv in string.Formatter().parse(tag):
+        parts.append(re.escape(literal))
+        if field == "number":
+            parts.append(number)
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
+@lru_cache(maxsize=16)
+def _number_pattern(number_format: str, prefix: str) -> str:
+    """The regex of a number made by `number_format`: `{prefix}-{seq:06d}` → `SUP-(\\d{6,})`."""
+    parts = []
+    for literal, field, spec, _conv in string.Formatter().parse(number_format):
+        parts.append(re.escape(literal))
+        if field == "prefix":
+            parts.append(re.escape(prefix))
+        elif field == "seq":
+            width = re.match(r"0?(\d+)", spec or "")
+            parts.append(rf"(?P<seq>\d{{{width.group(1)},}})" if width else r"(?P<seq>\d+)")
+        elif field is not None:
+            parts.append(r"[A-Za-z0-9]+")
+    return "".join(parts)
