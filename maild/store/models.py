@@ -139,7 +139,18 @@ class Agent(Base):
 
 class Membership(Base):
     __tablename__ = "membership"
-    __table_args__ = (sa.UniqueConstraint("agent_id", "group_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("agent_id", "group_id"),
+        # Round-robin order (maild.routing.queries): a decision reads the first few members.
+        sa.Index(
+            "ix_membership_round_robin",
+            "group_id",
+            "mode",
+            "allocated_count",
+            "last_assigned_at",
+            "agent_id",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agent.id", ondelete="CASCADE"))
     group_id: Mapped[int] = mapped_column(sa.ForeignKey("group.id", ondelete="CASCADE"), index=True)

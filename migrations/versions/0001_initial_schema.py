@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:00:45.293328
+Create Date: 2026-11-24 06:30:51.991313
 """
 
 from alembic import op
@@ -192,6 +192,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_membership_group_id"), ["group_id"], unique=False)
+        batch_op.create_index(
+            "ix_membership_round_robin",
+            ["group_id", "mode", "allocated_count", "last_assigned_at", "agent_id"],
+            unique=False,
+        )
 
     op.create_table(
         "ticket",
@@ -715,6 +720,7 @@ def downgrade() -> None:
 
     op.drop_table("ticket")
     with op.batch_alter_table("membership", schema=None) as batch_op:
+        batch_op.drop_index("ix_membership_round_robin")
         batch_op.drop_index(batch_op.f("ix_membership_group_id"))
 
     op.drop_table("membership")
