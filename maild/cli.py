@@ -1,40 +1,387 @@
-"""The `maild` command line. Maps maild errors to a one-line message and exit code 2."""
+"""The `maild` command line (DESIGN §5).
+
+Adding a command is one handler and one registration line:
+
+    @command("jobs run", "run the periodic jobs once", arg("--only", help="one job by name"))
+    def _cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int: ...
+
+A space in the name makes a sub-command (`maild jobs run`). Handlers print data on stdout and
+return an exit code. Every `MaildError` becomes one line `maild: <message>` on stderr and exit
+code 2; so do database errors (as `StorageError`) and argparse usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
 import sys
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from maild.errors import MaildError
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from maild.config import load_settings
+from maild.errors import MaildError, NotFound, StorageError
+from maild.export import export_tickets, row_json, ticket_detail
+from maild.ingest.commands import register as register_mail_commands
+from maild.provision import ProvisionReport, apply_config, create_api_token
 from maild.settings import Settings
 from maild.store.db import Store, upgrade_schema
+from maild.store.models import Agent, Group
+from maild.tickets.lookup import get_ticket
+from maild.tickets.rows import TicketRow
+from maild.tickets.views import SortKey, TicketQuery, View, list_tickets
+from maild.values import Status
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+# A part of the daemon (SMTP listener, API, delivery worker, scheduler): runs until `stop` is set.
+Service = Callable[[Settings, Store, asyncio.Event], Coroutine[Any, Any, None]]
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class Arg:
+    flags: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    """An argument of a command, as `ArgumentParser.add_argument` takes it."""
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "ticket list": words after `maild`
+    help: str
+    handler: Handler
+    args: tuple[Arg, ...]
+
+
+COMMANDS: list[Command] = []
+_GROUP_HELP = {
+    "config": "apply the config file to the database",
+    "agent": "manage agents",
+    "ticket": "list and show tickets",
+}
+
+
+def command(name: str, help: str, *args: Arg) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as `maild <name>`."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS.append(Command(name, help, handler, args))
+        return handler
+
+    return register
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.database.url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Store]:
+    """The database, with driver errors turned into a one-line `StorageError`."""
+    try:
+        store = Store.open(settings.database.url)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise StorageError(f"cannot open database {_safe_url(settings)}: {exc}") from exc
+    try:
+        yield store
+    except sa.exc.DBAPIError as exc:
+        raise StorageError(
+            f"database {_safe_url(settings)}: {exc.orig}"
+            " (is it running, and has `maild init` created the schema?)"
+        ) from exc
+    finally:
+        store.close()
+
+
+def _apply(store: Store, settings: Settings) -> ProvisionReport:
+    with store.transaction() as session:
+        return apply_config(session, settings, _now())
+
+
+def _print_report(report: ProvisionReport, stream: Any = None) -> None:
+    for line in report.lines():
+        print(line, file=stream or sys.stdout)
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@command("init", "create or upgrade the database schema, then apply the config")
 def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    store = Store.open(settings.database.url)
-    upgrade_schema(store)
-    store.close()
-    print(f"database ready: {settings.database.url}")
+    with _opened(settings) as store:
+        upgrade_schema(store)
+        report = _apply(store, settings)
+    print(f"database ready: {_safe_url(settings)}")
+    _print_report(report)
     return 0
+
+
+@command("config apply", "create or update departments, groups, agents from the config")
+def _cmd_config_apply(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store:
+        report = _apply(store, settings)
+    _print_report(report)
+    return 0
+
+
+@command("agent token", "print a new API token for an agent", arg("name", metavar="NAME"))
+def _cmd_agent_token(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store, store.transaction() as session:
+        token = create_api_token(session, args.name, _now())
+    # Printed only once it is committed; only its hash is stored, so this is the one chance.
+    print(token)
+    return 0
+
+
+@command(
+    "export",
+    "write every ticket with its messages as one JSON object per line",
+    arg("--json", action="store_true", help="JSON lines (the default and only format)"),
+)
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store, store.sessions() as session:
+        for record in export_tickets(session, _now()):
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+# An agent's own views: --agent names whose they are rather than filtering by assignee.
+_OWN_VIEWS = {
+    View.MINE_ACTIVE, View.MINE_WAITING, View.MINE_CLOSED,
+    View.RECENT, View.RECENTLY_TRANSFERRED, View.FOLLOW_UPS,
+}  # fmt: skip
+_JSON_LINES = arg("--json", action="store_true", help="one JSON object per line")
+
+
+@command(
+    "ticket list",
+    "list the tickets of a view, filtered, sorted and paged",
+    arg("--view", choices=list(View), default=View.ALL, type=View),
+    arg("--status", choices=list(Status), type=Status),
+    arg("--group", metavar="NAME", help="only tickets of this group"),
+    arg("--agent", metavar="NAME", help="whose view mine_*/recent/recently_transferred/"
+        "follow_ups is; in other views, only tickets assigned to this agent"),
+    arg("--q", metavar="TEXT", default="", help="search subjects, bodies and comments"),
+    arg("--sort", choices=list(SortKey), default=SortKey.IDLE, type=SortKey),
+    arg("--order", choices=["asc", "desc"], default="asc"),
+    arg("--limit", type=int, default=100, help="at most this many (1-1000)"),
+    arg("--offset", type=int, default=0, help="skip this many (paging)"),
+    _JSON_LINES,
+)  # fmt: skip
+def _cmd_ticket_list(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store, store.sessions() as session:
+        rows = list_tickets(session, _ticket_query(session, args), _now())
+    if not args.json and rows:
+        print(_TABLE.format("NUMBER", "STATUS", "PRIORITY", "AGENT", "GROUP", "IDLE", "SUBJECT"))
+    for row in rows:
+        print(json.dumps(row_json(row), ensure_ascii=False) if args.json else _row_line(row))
+    return 0
+
+
+def _ticket_query(session: Session, args: argparse.Namespace) -> TicketQuery:
+    agent_id = _id_by_name(session, Agent, args.agent) if args.agent else None
+    own = args.view in _OWN_VIEWS
+    return TicketQuery(
+        view=args.view,
+        viewer_id=agent_id if own else None,
+        agent_id=None if own else agent_id,
+        status=args.status,
+        group_id=_id_by_name(session, Group, args.group) if args.group else None,
+        text=args.q,
+        sort=args.sort,
+        descending=args.order == "desc",
+        limit=args.limit,
+        offset=args.offset,
+    )
+
+
+def _id_by_name(session: Session, model: type[Agent] | type[Group], name: str) -> int:
+    found = session.scalar(sa.select(model.id).where(model.name == name))
+    if found is None:
+        raise NotFound(f"no {model.__tablename__} named {name!r}; check the name (case matters)")
+    return found
+
+
+_TABLE = "{:<14} {:<13} {:<8} {:<12} {:<16} {:>5}  {}"
+
+
+def _row_line(row: TicketRow) -> str:
+    pin = "*" if row.pinned else ""
+    agent = f"{row.agent}{pin}" if row.agent else "(queue)"
+    return _TABLE.format(
+        row.number, row.status, row.priority, agent, row.group, _short(row.idle), row.subject
+    )
+
+
+def _short(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes >= size:
+            return f"{minutes // size}{unit}"
+    return f"{max(minutes, 0)}m"
+
+
+@command(
+    "ticket show",
+    "show a ticket with its messages, comments and history",
+    arg("number", metavar="NUMBER", help="e.g. SUP-000123 (a merged number finds its ticket)"),
+    arg("--json", action="store_true", help="one JSON object"),
+)
+def _cmd_ticket_show(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store, store.sessions() as session:
+        detail = ticket_detail(session, get_ticket(session, args.number), _now())
+    if args.json:
+        print(json.dumps(detail, ensure_ascii=False))
+    else:
+        _print_detail(detail)
+    return 0
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    d = detail
+    print(f"{d['number']}  {d['status']}  {d['priority']}{'  pinned' if d['pinned'] else ''}")
+    print(f"Subject:     {d['subject']}\nRequester:   {d['requester']}")
+    print(f"Where:       {d['brand']} / {d['department']} / {d['group']} / "
+          f"{d['agent'] or '(queue)'}")  # fmt: skip
+    print(f"Created:     {d['created_at']}\nLast action: {d['last_action_at']}")
+    for label in ("related", "merged"):
+        if d[label]:
+            print(f"{label.capitalize() + ':':<12} {', '.join(d[label])}")
+    print("\nMessages:")
+    for m in d["messages"]:
+        attachments = f" [{m['attachments']} attachment(s)]" if m["attachments"] else ""
+        print(f"  {m['date'] or '-'}  {m['direction']:<3} {m['kind']:<10} {m['from']}: "
+              f"{m['subject']}{attachments}")  # fmt: skip
+    print("\nComments:")
+    for c in d["comments"]:
+        print(f"  {c['created_at']}  {c['kind']}: {c['body']}")
+    print("\nHistory:")
+    for h in d["history"]:
+        change = f" {h['from']} -> {h['to']}" if h["from"] or h["to"] else ""
+        print(f"  {h['at']}  {h['actor']}  {h['action']}{change}")
+
+
+@command("serve", "run the daemon until SIGTERM or SIGINT")
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    with _opened(settings) as store:
+        _print_report(_apply(store, settings), sys.stderr)
+        asyncio.run(run_services(services(settings), settings, store))
+    return 0
+
+
+# --- the daemon ---------------------------------------------------------------------------
+
+
+def services(settings: Settings) -> list[Service]:
+    """The parts `maild serve` runs. The SMTP listener, the HTTP API, the delivery worker and
+    the scheduler are added here by the issues that build them; until then serve only holds
+    the database open and applies the config."""
+    return []
+
+
+async def run_services(running: Sequence[Service], settings: Settings, store: Store) -> None:
+    """Run `running` until SIGTERM/SIGINT or until one of them ends (which stops the others);
+    re-raise the first error a service ended with."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        tasks = [asyncio.create_task(service(settings, store, stop)) for service in running]
+        print("maild: serving; stop with SIGTERM or Ctrl-C", file=sys.stderr, flush=True)
+        await _until_stopped(stop, tasks)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()  # a service that ended on its own stops the daemon
+    waiter.cancel()
+    pending: set[asyncio.Task[None]] = set()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in tasks:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+
+
+# --- parser and entry point ---------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maild", description="Email-driven ticketing daemon")
-    parser.add_argument("--config", help="TOML config file (else $MAILD_CONFIG, else ./maild.toml)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("init", help="create or upgrade the database schema").set_defaults(
-        handler=_cmd_init
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML config file (else $MAILD_CONFIG, else ./maild.toml)"
     )
+    root = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    for cmd in COMMANDS:
+        *parents, leaf = cmd.name.split()
+        subparsers = root
+        for parent in parents:
+            if parent not in groups:
+                group = root.add_parser(parent, help=_GROUP_HELP.get(parent))
+                groups[parent] = group.add_subparsers(
+                    dest=f"{parent}_command", required=True, metavar="COMMAND"
+                )
+            subparsers = groups[parent]
+        sub = subparsers.add_parser(leaf, help=cmd.help, description=cmd.help)
+        for argument in cmd.args:
+            sub.add_argument(*argument.flags, **argument.options)
+        sub.set_defaults(handler=cmd.handler)
+    register_mail_commands(root)  # ingest, inspect, reprocess, bounces
     return parser
 
 
+def _configure_logging() -> None:
+    """Warnings go to stderr as one line each. mail-parser logs a warning for every MIME part
+    type it does not extract (rfc822-headers, report, ...); we read those parts ourselves, so
+    its warnings are noise to an admin."""
+    logging.basicConfig(level=logging.WARNING, format="maild: %(name)s: %(message)s")
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    _configure_logging()
     try:
-        return int(args.handler(Settings(), args))
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (2) and --help (0), as a return value
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return int(args.handler(load_settings(args.config), args))
     except MaildError as exc:
         print(f"maild: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `maild export | head`: the reader left, nothing is wrong. Point stdout at /dev/null
+        # so that the interpreter's final flush does not fail again (Python docs, SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

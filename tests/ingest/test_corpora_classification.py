@@ -22,8 +22,8 @@ from maild.ingest.classify import Classification, classify
 from maild.ingest.parse import parse_message
 from maild.settings import IngestLimits
 from maild.values import Kind
+from tests.conftest import CORPORA
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 SISIMAI = CORPORA / "sisimai-set-of-emails"
 FLUFL = CORPORA / "flufl-bounce"
 NOT_MAIL = {"LICENSE", "COPYING", "MANIFEST.sha256", "expectations.tsv", "README.md",
@@ -39,8 +39,6 @@ KNOWN_RECIPIENT_MISSES = {
     "maildir/bsd/lhost-exim-60.eml": "sisimai reports the spool file path the local delivery "
     "failed on; the bounce itself names nyaan%gol.com@... (X-Failed-Recipients), which we report",
 }
-
-pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not present")
 
 
 def corpus_files() -> list[Path]:

@@ -1,0 +1,152 @@
+"""Applying one mail: parse, classify, find its ticket, then change the ticket (DESIGN §1, §2).
+
+Deciding is done by pure functions (`classify`, `find_ticket_refs`, `incoming_transition`); this
+module looks things up in the database and carries the decision out, inside the caller's
+transaction. Bounces and automatic mail never get an autoresponse; NDRs never create tickets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from maild.errors import MessageRejected
+from maild.ingest.classify import Classification, classify
+from maild.ingest.locate import Located, department_for, locate_bounce, locate_ticket
+from maild.ingest.parse import ParsedMessage, parse_message
+from maild.ingest.record import record_bounce, store_message
+from maild.ingest.spool import Received
+from maild.outbound.autoresponder import AutoresponseContext, autorespond
+from maild.settings import AutoresponderSettings, IngestLimits, OutboundSettings, TicketSettings
+from maild.store.models import Ticket
+from maild.tickets import incoming, lifecycle
+from maild.tickets.actors import Actor
+from maild.tickets.participants import relate
+from maild.tickets.ports import Distributor
+from maild.values import Kind, Outcome
+
+
+@dataclass(frozen=True)
+class ApplyContext:
+    tickets: TicketSettings
+    outbound: OutboundSettings
+    autoresponder: AutoresponderSettings
+    limits: IngestLimits
+    distributor: Distributor
+    default_department: str = ""  # name; for mail that names no department address
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    ticket: Ticket | None
+    reason: str = ""
+
+
+def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetime) -> Applied:
+    if not mail.raw.strip():
+        raise MessageRejected("empty message: no headers and no body")
+    msg = parse_message(mail.raw, ctx.limits)
+    verdict = classify(msg, mail.envelope.mail_from, mail.envelope.rcpt_to)
+    if verdict.kind is Kind.BOUNCE:
+        return _apply_bounce(session, msg, verdict, mail, ctx, now)
+    located = locate_ticket(session, msg, ctx.tickets)
+    if located.ticket is not None and located.trusted:
+        transition = incoming.incoming_transition(located.ticket.status, _deleted(located.ticket))
+        if transition.appends:
+            return _append(session, located.ticket, msg, verdict, mail, ctx, now)
+    return _open(session, msg, verdict, mail, located, ctx, now)
+
+
+def sender_of(msg: ParsedMessage, mail: Received) -> str:
+    """Who wrote: the From mailbox; when it is missing or unreadable, the first Reply-To, then
+    the envelope sender. "" when none is known (the ticket then has no requester address)."""
+    return msg.from_address or next(iter(msg.reply_to), "") or (mail.envelope.mail_from or "")
+
+
+def _deleted(ticket: Ticket) -> bool:
+    return ticket.deleted_at is not None
+
+
+def _append(
+    session: Session,
+    ticket: Ticket,
+    msg: ParsedMessage,
+    verdict: Classification,
+    mail: Received,
+    ctx: ApplyContext,
+    now: datetime,
+) -> Applied:
+    store_message(session, ticket, msg, verdict.kind, mail, now)
+    if verdict.kind is Kind.AUTO_REPLY:
+        # DESIGN §1: automatic replies are appended but change no status. Nor do they count as
+        # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
+        return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
+    incoming.apply_customer_reply(
+        session, ticket, sender=sender_of(msg, mail), distributor=ctx.distributor, now=now
+    )
+    return Applied(Outcome.APPENDED, ticket)
+
+
+def _open(
+    session: Session,
+    msg: ParsedMessage,
+    verdict: Classification,
+    mail: Received,
+    located: Located,
+    ctx: ApplyContext,
+    now: datetime,
+) -> Applied:
+    department = department_for(session, msg, mail.envelope, ctx.default_department)
+    if department is None:
+        raise MessageRejected(
+            "no department address among the recipients and no default department configured"
+        )
+    sender = sender_of(msg, mail)
+    new = lifecycle.NewTicket(
+        department_id=department.id,
+        subject=msg.subject,
+        requester=sender,
+        automatic=verdict.kind is Kind.AUTO_REPLY,
+        cc=tuple(msg.cc),
+    )
+    actor = Actor.customer(sender)
+    ticket = lifecycle.open_ticket(
+        session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
+    )
+    store_message(session, ticket, msg, verdict.kind, mail, now)
+    if located.ticket is not None:
+        # DESIGN §1: a closed-and-locked ticket, or a stranger naming someone else's ticket,
+        # gets a new ticket linked to it, so nothing is lost and nothing is injected.
+        relate(session, ticket, located.ticket, actor=actor, now=now)
+    reason = located.reason
+    if verdict.kind is Kind.AUTO_REPLY:
+        return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
+    # RFC 3834 §2: classification already set automatic mail, lists, bounces, the null sender
+    # and daemons apart (they returned above); a normal mail is answered.
+    if verdict.kind is Kind.NORMAL:
+        context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
+        autorespond(session, ticket, context, msg.message_id or "", now)
+    return Applied(Outcome.NEW_TICKET, ticket, reason)
+
+
+def _apply_bounce(
+    session: Session,
+    msg: ParsedMessage,
+    verdict: Classification,
+    mail: Received,
+    ctx: ApplyContext,
+    now: datetime,
+) -> Applied:
+    ticket, how = locate_bounce(session, msg, verdict, mail.envelope, ctx.tickets)
+    record_bounce(session, ticket, msg, verdict, mail, now)
+    if ticket is None:
+        # DESIGN §1: an NDR that matches no ticket is kept and listed; it never opens one.
+        return Applied(Outcome.BOUNCE, None, "matches no ticket; kept for `maild bounces`")
+    report = verdict.bounce
+    if report is not None and report.is_failure:
+        incoming.apply_bounce(session, ticket, distributor=ctx.distributor, now=now)
+        return Applied(Outcome.BOUNCE, ticket, f"delivery failed; found by {how}")
+    return Applied(Outcome.BOUNCE, ticket, f"delivery delayed, not failed; found by {how}")

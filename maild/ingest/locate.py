@@ -1,0 +1,132 @@
+"""Finding where a mail belongs, in the database: its ticket, its department, a bounce's ticket.
+
+The pure part (which numbers and Message-IDs a mail names) is `maild.ingest.thread`; here those
+references are resolved, and `reply_policy` decides whether the sender may post into the ticket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.ingest.classify import Classification
+from maild.ingest.parse import ParsedMessage
+from maild.ingest.spool import Envelope
+from maild.ingest.thread import MessageIdRef, find_ticket_refs, parse_verp
+from maild.settings import TicketSettings
+from maild.store.models import Department, DepartmentAddress, Message, Ticket
+from maild.tickets.lookup import resolve_number
+from maild.tickets.participants import is_participant
+from maild.values import Direction, ReplyPolicy
+
+
+@dataclass(frozen=True)
+class Located:
+    """The ticket a mail names, and whether its sender may post into it. An untrusted match
+    (a stranger naming a ticket number) opens a new ticket related to it."""
+
+    ticket: Ticket | None
+    trusted: bool
+    reason: str = ""
+
+
+def locate_ticket(session: Session, msg: ParsedMessage, settings: TicketSettings) -> Located:
+    refs = find_ticket_refs(msg, settings)
+    by_reference = _tickets_by_refs(session, refs.message_ids)
+    # DESIGN §1: the subject tag wins, then In-Reply-To/References naming our Message-IDs.
+    for number in refs.tag_numbers:
+        ticket = resolve_number(session, number)
+        if ticket is not None:
+            return _judge(session, ticket, msg, settings, by_reference)
+    if by_reference:
+        return Located(by_reference[0], trusted=True, reason="references our Message-ID")
+    return Located(None, trusted=False)
+
+
+def _judge(
+    session: Session,
+    ticket: Ticket,
+    msg: ParsedMessage,
+    settings: TicketSettings,
+    by_reference: list[Ticket],
+) -> Located:
+    if settings.reply_policy is ReplyPolicy.ANY:
+        return Located(ticket, trusted=True, reason="subject tag")
+    if any(t.id == ticket.id for t in by_reference):
+        return Located(ticket, trusted=True, reason="subject tag and our Message-ID")
+    sender = msg.from_address
+    if sender and is_participant(session, ticket, sender):
+        return Located(ticket, trusted=True, reason="subject tag, sender is a participant")
+    # A guessed ticket number must not inject into someone else's ticket (reply_policy).
+    return Located(
+        ticket,
+        trusted=False,
+        reason=f"sender is not a participant of {ticket.number}; opened a related ticket",
+    )
+
+
+def _tickets_by_refs(session: Session, refs: tuple[MessageIdRef, ...]) -> list[Ticket]:
+    """Tickets owning outgoing messages named by these Message-IDs. The whole ID, token included,
+    must be one we sent, so an ID cannot be forged from a ticket number alone. The message's
+    current ticket is used: merged tickets' messages moved to the primary."""
+    found: list[Ticket] = []
+    for ref in refs:
+        ticket = _ticket_by_token(session, ref.token, ref.message_id)
+        if ticket is not None and ticket not in found:
+            found.append(ticket)
+    return found
+
+
+def is_department_address(session: Session, address: str) -> bool:
+    query = sa.select(DepartmentAddress.id).where(DepartmentAddress.address == address.lower())
+    return session.scalars(query).first() is not None
+
+
+def department_for(
+    session: Session, msg: ParsedMessage, envelope: Envelope, default: str
+) -> Department | None:
+    """DESIGN §1: the department whose address is among the recipients, envelope first, then
+    To/Cc; otherwise the configured default."""
+    for address in (*envelope.rcpt_to, *msg.to, *msg.cc):
+        query = sa.select(DepartmentAddress).where(DepartmentAddress.address == address.lower())
+        match = session.scalars(query).first()
+        if match is not None:
+            return session.get(Department, match.department_id)
+    if default:
+        return session.scalars(sa.select(Department).where(Department.name == default)).first()
+    return None
+
+
+def locate_bounce(
+    session: Session,
+    msg: ParsedMessage,
+    verdict: Classification,
+    envelope: Envelope,
+    settings: TicketSettings,
+) -> tuple[Ticket | None, str]:
+    """DESIGN §2: VERP envelope recipient first, then the returned Message-ID, then the tag in
+    the returned subject (of the outermost returned message only)."""
+    refs = find_ticket_refs(msg, settings, verdict.bounce)
+    tokens = [parse_verp(a) for a in (*envelope.rcpt_to, *msg.to)] + [refs.verp_token]
+    for token in filter(None, tokens):
+        ticket = _ticket_by_token(session, token)
+        if ticket is not None:
+            return ticket, "VERP address"
+    by_reference = _tickets_by_refs(session, refs.message_ids)
+    if by_reference:
+        return by_reference[0], "returned Message-ID"
+    for number in refs.tag_numbers:
+        ticket = resolve_number(session, number)
+        if ticket is not None:
+            return ticket, "ticket tag in the returned subject"
+    return None, ""
+
+
+def _ticket_by_token(session: Session, token: str, message_id: str | None = None) -> Ticket | None:
+    query = sa.select(Message).where(Message.token == token, Message.direction == Direction.OUT)
+    if message_id is not None:
+        query = query.where(Message.message_id == message_id)
+    message = session.scalars(query).first()
+    return session.get(Ticket, message.ticket_id) if message is not None else None

@@ -1,0 +1,185 @@
+"""Running mail through the pipeline: spool first, then process each spooled row.
+
+Processing a row happens inside a savepoint of a transaction that also marks the row `done`, so a
+crash at any point leaves either the whole effect or none of it, and a restart processes the row
+again from its raw bytes. An exception is retried up to `max_attempts` times, then the row is
+`held` with the error (Mailman's "shunt"); it never blocks the rows behind it. A mail that breaks
+a limit is held at once with the reason: retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from maild.errors import MessageRejected
+from maild.ingest.apply import Applied, ApplyContext, apply_mail
+from maild.ingest.sources import SourceMessage
+from maild.ingest.spool import Envelope, Received, Spooled, spool
+from maild.store.db import Store
+from maild.store.models import Inbound, Raw, Ticket
+from maild.values import InboundState, Outcome
+
+Clock = Callable[[], datetime]
+BATCH_MESSAGES = 50
+BATCH_BYTES = 8 * 1024 * 1024
+_RECEIVED = InboundState.RECEIVED
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    message_id: str
+    outcome: Outcome
+    ticket: str | None
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "message_id": self.message_id,
+            "outcome": self.outcome.value,
+            "ticket": self.ticket,
+            "reason": self.reason,
+        }
+
+
+class Pipeline:
+    """One mail pipeline over a store; transports and `maild ingest` feed it."""
+
+    def __init__(self, store: Store, context: ApplyContext, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.context = context
+        self.clock = clock
+
+    def receive(self, raw: bytes, source: str, envelope: Envelope) -> Spooled:
+        """Commit the raw mail to the spool. SMTP's 250 and IMAP's flag wait for this."""
+        with self.store.transaction() as session:
+            return spool(session, raw, source, envelope, self.clock())
+
+    def process(self, inbound_ids: Iterable[int]) -> list[IngestResult]:
+        """Process spooled rows in one transaction, each in its own savepoint."""
+        with self.store.transaction() as session:
+            return [self._process_one(session, inbound_id) for inbound_id in inbound_ids]
+
+    def ingest(
+        self, messages: Iterable[SourceMessage], envelope: Envelope | None = None
+    ) -> Iterator[IngestResult]:
+        """Spool and process messages from files, in batches (one commit per batch: the files
+        are the durable copy until then)."""
+        for batch in _batches(messages):
+            yield from self._ingest_batch(batch, envelope or Envelope())
+
+    def pending(self) -> list[int]:
+        """Rows received but not yet processed (left by a crash or a concurrent receiver)."""
+        with self.store.transaction() as session:
+            query = sa.select(Inbound.id).where(Inbound.state == InboundState.RECEIVED)
+            return list(session.scalars(query.order_by(Inbound.id)))
+
+    def reprocess(self, inbound_ids: Iterable[int]) -> list[IngestResult]:
+        """Run held (or any unfinished) rows again after a fix, with a fresh attempt count."""
+        ids = list(inbound_ids)
+        with self.store.transaction() as session:
+            for row in session.scalars(sa.select(Inbound).where(Inbound.id.in_(ids))):
+                if row.state is InboundState.HELD:
+                    row.state, row.attempts, row.outcome = InboundState.RECEIVED, 0, ""
+        return self.process(ids)
+
+    def _ingest_batch(
+        self, batch: list[SourceMessage], envelope: Envelope
+    ) -> Iterator[IngestResult]:
+        now = self.clock()
+        with self.store.transaction() as session:
+            spooled = [spool(session, m.raw, m.source, envelope, now) for m in batch]
+        # A row left `received` by a crash is processed now, reported by its first copy only.
+        to_process = list(dict.fromkeys(s.inbound_id for s in spooled if s.state is _RECEIVED))
+        processed = dict(zip(to_process, self.process(to_process), strict=True))
+        with self.store.transaction() as session:
+            for message, entry in zip(batch, spooled, strict=True):
+                result = processed.pop(entry.inbound_id, None) or _duplicate(session, entry)
+                yield _with_source(result, message.source)
+
+    def _process_one(self, session: Session, inbound_id: int) -> IngestResult:
+        row = session.get(Inbound, inbound_id, with_for_update={"skip_locked": True})
+        if row is None or row.state is not InboundState.RECEIVED:
+            return _duplicate(session, Spooled(inbound_id, True, InboundState.DONE))
+        mail = Received(row.id, row.raw_id, _raw_bytes(session, row.raw_id), _envelope(row))
+        limit = self.context.limits.max_attempts
+        while True:
+            row.attempts += 1
+            now = self.clock()
+            try:
+                with session.begin_nested():
+                    applied = apply_mail(session, mail, self.context, now)
+                return _finish(row, applied, now)
+            except MessageRejected as exc:
+                return _hold(row, str(exc))
+            except Exception as exc:  # noqa: BLE001 - any failure is retried, then held
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if row.attempts >= limit:
+                    return _hold(row, f"failed {row.attempts} times: {row.last_error}")
+
+
+def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]:
+    batch: list[SourceMessage] = []
+    size = 0
+    for message in messages:
+        batch.append(message)
+        size += len(message.raw)
+        if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _raw_bytes(session: Session, raw_id: int) -> bytes:
+    raw = session.get(Raw, raw_id)
+    assert raw is not None
+    return zlib.decompress(raw.data) if raw.compressed else raw.data
+
+
+def _envelope(row: Inbound) -> Envelope:
+    rcpt = tuple(a for a in row.envelope_to.split(",") if a)
+    return Envelope(mail_from=row.envelope_from, rcpt_to=rcpt)
+
+
+def _finish(row: Inbound, applied: Applied, now: datetime) -> IngestResult:
+    row.state = InboundState.DONE
+    row.outcome = applied.outcome.value
+    row.ticket_id = applied.ticket.id if applied.ticket is not None else None
+    row.processed_at = now
+    number = applied.ticket.number if applied.ticket is not None else None
+    return IngestResult(row.source, row.message_key, applied.outcome, number, applied.reason)
+
+
+def _hold(row: Inbound, reason: str) -> IngestResult:
+    row.state = InboundState.HELD
+    row.outcome = Outcome.HELD.value
+    row.last_error = reason[:2000]
+    return IngestResult(row.source, row.message_key, Outcome.HELD, None, reason)
+
+
+def _duplicate(session: Session, entry: Spooled) -> IngestResult:
+    row = session.get(Inbound, entry.inbound_id)
+    assert row is not None
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    reason = f"already received as spool entry {row.id} ({row.state.value})"
+    number = ticket.number if ticket is not None else None
+    return IngestResult(row.source, row.message_key, Outcome.DUPLICATE, number, reason)
+
+
+def _with_source(result: IngestResult, source: str) -> IngestResult:
+    if result.source == source:
+        return result
+    return IngestResult(source, result.message_id, result.outcome, result.ticket, result.reason)

@@ -1,0 +1,44 @@
+"""App assembly: turning settings into the objects the edges use (store, distributor, the
+mail pipeline). The CLI, `maild serve` and the benchmarks build their parts here, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from maild.ingest.apply import ApplyContext
+from maild.ingest.pipeline import Pipeline
+from maild.provision import apply_config
+from maild.routing import RoundRobin
+from maild.settings import Settings
+from maild.store.db import Store, upgrade_schema
+from maild.tickets.ports import Distributor
+
+
+def open_store(settings: Settings, initialise: bool = False) -> Store:
+    """The configured database; with `initialise`, its schema upgraded and the config's
+    departments, groups and agents applied (what `maild init` and `maild serve` do)."""
+    store = Store.open(settings.database.url)
+    if initialise:
+        upgrade_schema(store)
+        with store.transaction() as session:
+            apply_config(session, settings, datetime.now(UTC))
+    return store
+
+
+def build_distributor(settings: Settings) -> Distributor:
+    return RoundRobin()
+
+
+def build_apply_context(settings: Settings) -> ApplyContext:
+    return ApplyContext(
+        tickets=settings.tickets,
+        outbound=settings.outbound,
+        autoresponder=settings.autoresponder,
+        limits=settings.ingest,
+        distributor=build_distributor(settings),
+        default_department=settings.tickets.default_department,
+    )
+
+
+def build_pipeline(settings: Settings, store: Store) -> Pipeline:
+    return Pipeline(store, build_apply_context(settings))

@@ -1,0 +1,321 @@
+"""Each threading and status rule of DESIGN §1, shown with a fixture mail going through the
+whole pipeline (spool → parse → classify → thread → apply) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from maild.ingest.pipeline import IngestResult, Pipeline
+from maild.ingest.sources import SourceMessage
+from maild.ingest.spool import Envelope
+from maild.provision import apply_config
+from maild.runtime import build_apply_context
+from maild.settings import (
+    AgentConfig,
+    DepartmentConfig,
+    GroupConfig,
+    MemberConfig,
+    Settings,
+    TicketSettings,
+)
+from maild.store.db import Store
+from maild.store.models import Bounce, Message, Outbox, Related, Ticket
+from maild.values import Direction, Kind, Outcome, ReplyPolicy, Status
+
+FLOWS = Path(__file__).resolve().parent.parent.parent / "fixtures" / "emails" / "flows"
+
+
+def make_settings(policy: ReplyPolicy = ReplyPolicy.PARTICIPANTS_OR_TOKEN) -> Settings:
+    return Settings(
+        tickets=TicketSettings(reply_policy=policy),
+        departments=(
+            DepartmentConfig(
+                name="Support",
+                addresses=("support@example.com",),
+                autoresponder_subject="We received: {{ ticket.subject }}",
+                autoresponder_body="Your ticket {{ ticket.number }} is open.",
+            ),
+        ),
+        groups=(
+            GroupConfig(
+                name="Tier 1",
+                department="Support",
+                members=(MemberConfig(agent="alice"), MemberConfig(agent="bob")),
+            ),
+        ),
+        agents=(
+            AgentConfig(name="alice", email="alice@example.com"),
+            AgentConfig(name="bob", email="bob@example.com"),
+        ),
+    )
+
+
+class Desk:
+    """A configured maild with a fixed clock, fed fixture files."""
+
+    def __init__(self, store: Store, settings: Settings, now: datetime) -> None:
+        self.store = store
+        self.now = now
+        with store.transaction() as session:
+            apply_config(session, settings, now)
+        self.pipeline = Pipeline(store, build_apply_context(settings), clock=lambda: self.now)
+
+    def feed(self, name: str, envelope: Envelope | None = None, **subs: str) -> IngestResult:
+        raw = (FLOWS / name).read_bytes()
+        for key, value in subs.items():
+            raw = raw.replace(f"@@{key.upper()}@@".encode(), value.encode())
+        (result,) = self.pipeline.ingest([SourceMessage(name, raw)], envelope)
+        return result
+
+    def ticket(self, number: str) -> Ticket:
+        with self.store.transaction() as session:
+            return session.scalars(sa.select(Ticket).where(Ticket.number == number)).one()
+
+    def change(self, number: str, edit: Callable[[Ticket], None]) -> None:
+        with self.store.transaction() as session:
+            edit(session.scalars(sa.select(Ticket).where(Ticket.number == number)).one())
+
+    def outgoing(self, number: str) -> list[Message]:
+        with self.store.transaction() as session:
+            query = (
+                sa.select(Message)
+                .join(Ticket)
+                .where(Ticket.number == number, Message.direction == Direction.OUT)
+            )
+            return list(session.scalars(query.order_by(Message.id)))
+
+    def messages(self, number: str) -> list[Message]:
+        with self.store.transaction() as session:
+            query = sa.select(Message).join(Ticket).where(Ticket.number == number)
+            return list(session.scalars(query.order_by(Message.id)))
+
+    def count(self, model: type) -> int:
+        with self.store.transaction() as session:
+            return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+@pytest.fixture
+def desk(store: Store, now: datetime) -> Desk:
+    return Desk(store, make_settings(), now)
+
+
+def test_new_mail_opens_a_ticket_and_queues_the_autoresponse(desk: Desk) -> None:
+    result = desk.feed("new-request.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000001")
+    ticket = desk.ticket("SUP-000001")
+    assert ticket.requester == "carol@customer.example"
+    assert ticket.subject == "Printer on floor 3 is on fire"
+    (auto,) = desk.outgoing("SUP-000001")
+    assert auto.subject.startswith("[#SUP-000001] We received: Printer")
+    with desk.store.transaction() as session:
+        outbox = session.scalars(sa.select(Outbox)).one()
+    assert b"Auto-Submitted: auto-replied" in outbox.raw
+    assert b"X-Auto-Response-Suppress: All" in outbox.raw
+    assert outbox.envelope_from.startswith("bounces+")
+
+
+def test_reply_with_tag_after_any_prefixes_is_appended(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    result = desk.feed("reply-tag-prefixes.eml")
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+    assert len([m for m in desk.messages("SUP-000001") if m.direction is Direction.IN]) == 2
+
+
+def test_cc_address_seen_on_incoming_mail_may_reply(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    result = desk.feed("reply-tag-from-cc.eml")
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_reply_to_waiting_ticket_makes_it_active(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.WAITING))
+    desk.feed("reply-tag-prefixes.eml")
+    assert desk.ticket("SUP-000001").status is Status.ACTIVE
+
+
+def test_reply_to_closed_ticket_reopens_it(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED))
+    result = desk.feed("reply-tag-prefixes.eml")
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.ACTIVE
+
+
+def test_reply_to_closed_locked_opens_new_related_ticket(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    result = desk.feed("reply-tag-prefixes.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000002")
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+    assert _related(desk, "SUP-000002", "SUP-000001")
+
+
+def test_reply_to_deleted_ticket_opens_new_ticket(desk: Desk, now: datetime) -> None:
+    desk.feed("new-request.eml")
+
+    def delete(ticket: Ticket) -> None:
+        ticket.deleted_at, ticket.status = now, Status.CLOSED_LOCKED
+
+    desk.change("SUP-000001", delete)
+    result = desk.feed("reply-tag-prefixes.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000002")
+    assert desk.ticket("SUP-000001").deleted_at is not None
+
+
+def test_stranger_with_guessed_number_gets_a_new_related_ticket(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    result = desk.feed("stranger-guessed-number.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000002")
+    assert "not a participant" in result.reason
+    assert len(desk.messages("SUP-000001")) == 2  # the request and its autoresponse only
+    assert _related(desk, "SUP-000002", "SUP-000001")
+
+
+def test_stranger_with_guessed_number_is_appended_under_policy_any(
+    store: Store, now: datetime
+) -> None:
+    desk = Desk(store, make_settings(ReplyPolicy.ANY), now)
+    desk.feed("new-request.eml")
+    result = desk.feed("stranger-guessed-number.eml")
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_references_naming_our_message_id_are_appended_whoever_sends(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    (ours,) = desk.outgoing("SUP-000001")
+    result = desk.feed("references-only.eml", our_message_id=ours.message_id)
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_forged_message_id_with_a_wrong_token_opens_a_new_ticket(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    result = desk.feed("forged-reference.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000002")
+
+
+def test_merged_number_resolves_to_the_surviving_ticket(desk: Desk) -> None:
+    from maild.tickets.actors import SYSTEM
+    from maild.tickets.lookup import get_ticket
+    from maild.tickets.merge import merge
+    from maild.tickets.ports import QueueOnly
+
+    desk.feed("new-request.eml")
+    second = desk.feed("references-only.eml", our_message_id="<none@nowhere.example>")
+    assert second.ticket == "SUP-000002"
+    with desk.store.transaction() as session:
+        primary, other = get_ticket(session, "SUP-000001"), get_ticket(session, "SUP-000002")
+        merge(session, primary, [other], distributor=QueueOnly(), actor=SYSTEM, now=desk.now)
+    result = desk.feed("reply-merged-number.eml")
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_auto_reply_on_waiting_ticket_is_appended_without_status_change(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.WAITING))
+    result = desk.feed("out-of-office.eml")
+    assert (result.outcome, result.ticket) == (Outcome.AUTO_REPLY, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.WAITING
+    assert desk.messages("SUP-000001")[-1].kind is Kind.AUTO_REPLY
+    assert len(desk.outgoing("SUP-000001")) == 1  # no autoresponse to an auto-reply
+
+
+def test_automatic_mail_matching_no_ticket_opens_an_automatic_ticket_without_autoresponse(
+    desk: Desk,
+) -> None:
+    result = desk.feed("monitoring-alert.eml")
+    assert (result.outcome, result.ticket) == (Outcome.AUTO_REPLY, "SUP-000001")
+    assert desk.ticket("SUP-000001").automatic
+    assert desk.outgoing("SUP-000001") == []
+
+
+def _verp_of(desk: Desk, number: str) -> tuple[str, str]:
+    with desk.store.transaction() as session:
+        outbox = session.scalars(
+            sa.select(Outbox).join(Ticket).where(Ticket.number == number)
+        ).one()
+        message = session.get(Message, outbox.message_row_id)
+        assert message is not None
+        return outbox.envelope_from, message.message_id
+
+
+def test_failed_dsn_reopens_even_a_closed_locked_ticket(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed(
+        "dsn-failed.eml", Envelope("", (verp,)), verp=verp, our_message_id=message_id
+    )
+    assert (result.outcome, result.ticket) == (Outcome.BOUNCE, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.ACTIVE
+    assert desk.messages("SUP-000001")[-1].kind is Kind.BOUNCE
+    assert len(desk.outgoing("SUP-000001")) == 1  # never an autoresponse to a bounce
+
+
+def test_failed_dsn_found_by_returned_message_id_without_verp(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED))
+    _, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed("dsn-failed.eml", verp="support@example.com", our_message_id=message_id)
+    assert (result.outcome, result.ticket) == (Outcome.BOUNCE, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.ACTIVE
+
+
+def test_delayed_dsn_is_recorded_but_does_not_reopen(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed(
+        "dsn-delayed.eml", Envelope("", (verp,)), verp=verp, our_message_id=message_id
+    )
+    assert (result.outcome, result.ticket) == (Outcome.BOUNCE, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.CLOSED
+
+
+def test_bounce_matching_no_ticket_is_kept_and_opens_none(desk: Desk) -> None:
+    result = desk.feed("dsn-unmatched.eml", Envelope("", ("support@example.com",)))
+    assert (result.outcome, result.ticket) == (Outcome.BOUNCE, None)
+    assert desk.count(Ticket) == 0
+    with desk.store.transaction() as session:
+        bounce = session.scalars(sa.select(Bounce)).one()
+    assert bounce.ticket_id is None
+    assert "carol@customer.example" in bounce.recipients
+
+
+def test_mail_naming_no_department_is_held_with_the_reason(desk: Desk) -> None:
+    result = desk.feed("no-department.eml")
+    assert result.outcome is Outcome.HELD
+    assert "no department address" in result.reason
+
+
+def test_same_message_twice_is_a_duplicate_and_changes_nothing(desk: Desk) -> None:
+    first = desk.feed("new-request.eml")
+    again = desk.feed("new-request.eml")
+    assert again.outcome is Outcome.DUPLICATE
+    assert again.ticket == first.ticket
+    assert desk.count(Ticket) == 1
+
+
+def test_autoresponses_to_one_sender_are_rate_limited(desk: Desk) -> None:
+    raw = (FLOWS / "new-request.eml").read_bytes()
+    for i in range(5):
+        unique = raw.replace(b"<req-1@", f"<req-1-{i}@".encode())
+        list(desk.pipeline.ingest([SourceMessage(f"m{i}", unique)]))
+    assert desk.count(Ticket) == 5
+    assert desk.count(Outbox) == 3  # AutoresponderSettings.max_per_sender
+    desk.now += timedelta(hours=2)
+    list(desk.pipeline.ingest([SourceMessage("late", raw.replace(b"<req-1@", b"<late@"))]))
+    assert desk.count(Outbox) == 4
+
+
+def _related(desk: Desk, a: str, b: str) -> bool:
+    with desk.store.transaction() as session:
+        ids = {t.number: t.id for t in session.scalars(sa.select(Ticket))}
+        rows = session.scalars(sa.select(Related)).all()
+        pairs = {(r.ticket_id, r.related_id) for r in rows}
+    return (ids[a], ids[b]) in pairs or (ids[b], ids[a]) in pairs

@@ -1,0 +1,144 @@
+"""The pipeline's promises: spool first, process once, retry then hold, reprocess after a fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import mailbox
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from maild.ingest import apply as apply_module
+from maild.ingest.pipeline import Pipeline
+from maild.ingest.sources import SourceMessage, iter_messages
+from maild.ingest.spool import Envelope, message_key
+from maild.provision import apply_config
+from maild.runtime import build_apply_context
+from maild.settings import IngestLimits
+from maild.store.db import Store
+from maild.store.models import Inbound, Raw, Ticket
+from maild.values import InboundState, Outcome
+from tests.ingest.test_flows import FLOWS, make_settings
+
+
+@pytest.fixture
+def pipeline(store: Store, now: datetime) -> Pipeline:
+    settings = make_settings()
+    with store.transaction() as session:
+        apply_config(session, settings, now)
+    return Pipeline(store, build_apply_context(settings), clock=lambda: now)
+
+
+def _request(n: int) -> bytes:
+    raw = (FLOWS / "new-request.eml").read_bytes()
+    return raw.replace(b"<req-1@", f"<req-{n}-x@".encode())
+
+
+def _count(store: Store, model: type) -> int:
+    with store.transaction() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def test_receive_commits_the_raw_bytes_before_any_processing(pipeline: Pipeline) -> None:
+    spooled = pipeline.receive(_request(1), "smtp", Envelope("carol@customer.example", ()))
+    with pipeline.store.transaction() as session:
+        row = session.get(Inbound, spooled.inbound_id)
+        assert row is not None and row.state is InboundState.RECEIVED
+        raw = session.get(Raw, row.raw_id)
+        assert raw is not None and raw.data == _request(1)
+    assert _count(pipeline.store, Ticket) == 0
+    (result,) = pipeline.process(pipeline.pending())
+    assert result.outcome is Outcome.NEW_TICKET
+
+
+def test_same_message_by_two_transports_is_processed_once(pipeline: Pipeline) -> None:
+    first = pipeline.receive(_request(1), "smtp", Envelope("carol@customer.example", ()))
+    second = pipeline.receive(_request(1), "imap:support/INBOX", Envelope())
+    assert second.duplicate and second.inbound_id == first.inbound_id
+    pipeline.process([first.inbound_id, second.inbound_id])
+    assert _count(pipeline.store, Ticket) == 1
+
+
+def test_same_message_id_with_other_bytes_is_not_a_duplicate(pipeline: Pipeline) -> None:
+    a = _request(1)
+    b = a.replace(b"smells of smoke", b"smells of toast")
+    assert message_key(a) == message_key(b)
+    results = list(pipeline.ingest([SourceMessage("a", a), SourceMessage("b", b)]))
+    assert [r.outcome for r in results] == [Outcome.NEW_TICKET, Outcome.NEW_TICKET]
+
+
+def test_failing_message_is_retried_then_held_without_blocking_the_next(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = apply_module.parse_message
+
+    def flaky(raw: bytes, limits: IngestLimits):  # type: ignore[no-untyped-def]
+        if b"<req-1-x@" in raw:
+            calls.append(1)
+            raise RuntimeError("database went away")
+        return real(raw, limits)
+
+    monkeypatch.setattr(apply_module, "parse_message", flaky)
+    results = list(
+        pipeline.ingest([SourceMessage("a", _request(1)), SourceMessage("b", _request(2))])
+    )
+    assert [r.outcome for r in results] == [Outcome.HELD, Outcome.NEW_TICKET]
+    assert len(calls) == IngestLimits().max_attempts
+    assert "database went away" in results[0].reason
+    with pipeline.store.transaction() as session:
+        held = session.scalars(sa.select(Inbound).where(Inbound.state == InboundState.HELD)).one()
+    assert held.attempts == IngestLimits().max_attempts
+
+    monkeypatch.setattr(apply_module, "parse_message", real)  # the fix
+    (again,) = pipeline.reprocess([held.id])
+    assert again.outcome is Outcome.NEW_TICKET
+    assert _count(pipeline.store, Ticket) == 2
+
+
+def test_message_over_the_size_limit_is_held_with_the_reason(store: Store, now: datetime) -> None:
+    settings = dataclasses.replace(make_settings(), ingest=IngestLimits(max_message_bytes=1000))
+    with store.transaction() as session:
+        apply_config(session, settings, now)
+    pipeline = Pipeline(store, build_apply_context(settings), clock=lambda: now)
+    big = _request(1) + b"x" * 2000
+    (result,) = pipeline.ingest([SourceMessage("big", big)])
+    assert result.outcome is Outcome.HELD
+    assert "1000" in result.reason
+    with store.transaction() as session:
+        row = session.scalars(sa.select(Inbound)).one()
+        raw = session.get(Raw, row.raw_id)
+    assert raw is not None and raw.data == big  # held, never lost
+
+
+def test_empty_message_is_held(pipeline: Pipeline) -> None:
+    (result,) = pipeline.ingest([SourceMessage("empty", b"")])
+    assert result.outcome is Outcome.HELD
+    assert "empty" in result.reason
+
+
+def test_sources_read_files_directories_maildirs_and_mbox(tmp_path: Path) -> None:
+    (tmp_path / "one.eml").write_bytes(_request(1))
+    maildir = mailbox.Maildir(tmp_path / "box")
+    maildir.add(_request(2))
+    maildir.add(_request(3))
+    box = mailbox.mbox(tmp_path / "archive.mbox")
+    box.add(_request(4))
+    box.add(_request(5))
+    box.flush()
+    box.close()
+    sources = [m.source for m in iter_messages([str(tmp_path)])]
+    assert len(sources) == 5
+    assert sum(s.endswith(("#1", "#2")) for s in sources) == 2
+
+
+def test_mbox_message_bytes_are_the_message_without_the_separator(tmp_path: Path) -> None:
+    box = mailbox.mbox(tmp_path / "a.mbox")
+    box.add(_request(7))
+    box.flush()
+    box.close()
+    (message,) = iter_messages([str(tmp_path / "a.mbox")])
+    assert message.raw.startswith(b"From: Carol")
+    assert message_key(message.raw) == "<req-7-x@customer.example>"
