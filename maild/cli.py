@@ -2,10 +2,10 @@
 
 Adding a command is one handler and one registration line:
 
-    @command("jobs run", "run the periodic jobs once", arg("--only", help="one job by name"))
-    def _cmd_jobs_run(settings: Settings, args: argparse.Namespace) -> int: ...
+    @command("agent token", "print a new API token for an agent", arg("name", metavar="NAME"))
+    def _cmd_agent_token(settings: Settings, args: argparse.Namespace) -> int: ...
 
-A space in the name makes a sub-command (`maild jobs run`). Handlers print data on stdout and
+A space in the name makes a sub-command (`maild agent token`). Handlers print data on stdout and
 return an exit code. Every `MaildError` becomes one line `maild: <message>` on stderr and exit
 code 2; so do database errors (as `StorageError`) and argparse usage errors.
 """
@@ -19,21 +19,20 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from maild.config import load_settings
-from maild.errors import MaildError, NotFound, StorageError
+from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
 from maild.ingest.commands import register as register_mail_commands
 from maild.provision import ProvisionReport, apply_config, create_api_token
+from maild.runtime import opened_store, safe_url
 from maild.settings import Settings
 from maild.store.db import Store, upgrade_schema
 from maild.store.models import Agent, Group
@@ -89,28 +88,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _safe_url(settings: Settings) -> str:
-    return make_url(settings.database.url).render_as_string(hide_password=True)
-
-
-@contextmanager
-def _opened(settings: Settings) -> Iterator[Store]:
-    """The database, with driver errors turned into a one-line `StorageError`."""
-    try:
-        store = Store.open(settings.database.url)
-    except (sa.exc.SQLAlchemyError, ImportError) as exc:
-        raise StorageError(f"cannot open database {_safe_url(settings)}: {exc}") from exc
-    try:
-        yield store
-    except sa.exc.DBAPIError as exc:
-        raise StorageError(
-            f"database {_safe_url(settings)}: {exc.orig}"
-            " (is it running, and has `maild init` created the schema?)"
-        ) from exc
-    finally:
-        store.close()
-
-
 def _apply(store: Store, settings: Settings) -> ProvisionReport:
     with store.transaction() as session:
         return apply_config(session, settings, _now())
@@ -126,17 +103,17 @@ def _print_report(report: ProvisionReport, stream: Any = None) -> None:
 
 @command("init", "create or upgrade the database schema, then apply the config")
 def _cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store:
+    with opened_store(settings) as store:
         upgrade_schema(store)
         report = _apply(store, settings)
-    print(f"database ready: {_safe_url(settings)}")
+    print(f"database ready: {safe_url(settings)}")
     _print_report(report)
     return 0
 
 
 @command("config apply", "create or update departments, groups, agents from the config")
 def _cmd_config_apply(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store:
+    with opened_store(settings) as store:
         report = _apply(store, settings)
     _print_report(report)
     return 0
@@ -144,7 +121,7 @@ def _cmd_config_apply(settings: Settings, args: argparse.Namespace) -> int:
 
 @command("agent token", "print a new API token for an agent", arg("name", metavar="NAME"))
 def _cmd_agent_token(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store, store.transaction() as session:
+    with opened_store(settings) as store, store.transaction() as session:
         token = create_api_token(session, args.name, _now())
     # Printed only once it is committed; only its hash is stored, so this is the one chance.
     print(token)
@@ -157,7 +134,7 @@ def _cmd_agent_token(settings: Settings, args: argparse.Namespace) -> int:
     arg("--json", action="store_true", help="JSON lines (the default and only format)"),
 )
 def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store, store.sessions() as session:
+    with opened_store(settings) as store, store.sessions() as session:
         for record in export_tickets(session, _now()):
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
@@ -187,7 +164,7 @@ _JSON_LINES = arg("--json", action="store_true", help="one JSON object per line"
     _JSON_LINES,
 )  # fmt: skip
 def _cmd_ticket_list(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store, store.sessions() as session:
+    with opened_store(settings) as store, store.sessions() as session:
         rows = list_tickets(session, _ticket_query(session, args), _now())
     if not args.json and rows:
         print(_TABLE.format("NUMBER", "STATUS", "PRIORITY", "AGENT", "GROUP", "IDLE", "SUBJECT"))
@@ -246,7 +223,7 @@ def _short(age: timedelta) -> str:
     arg("--json", action="store_true", help="one JSON object"),
 )
 def _cmd_ticket_show(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store, store.sessions() as session:
+    with opened_store(settings) as store, store.sessions() as session:
         detail = ticket_detail(session, get_ticket(session, args.number), _now())
     if args.json:
         print(json.dumps(detail, ensure_ascii=False))
@@ -281,7 +258,7 @@ def _print_detail(detail: dict[str, Any]) -> None:
 
 @command("serve", "run the daemon until SIGTERM or SIGINT")
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    with _opened(settings) as store:
+    with opened_store(settings) as store:
         _print_report(_apply(store, settings), sys.stderr)
         asyncio.run(run_services(services(settings), settings, store))
     return 0

@@ -3,8 +3,14 @@ mail pipeline). The CLI, `maild serve` and the benchmarks build their parts here
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from maild.errors import StorageError
 from maild.ingest.apply import ApplyContext
 from maild.ingest.pipeline import Pipeline
 from maild.provision import apply_config
@@ -16,13 +22,36 @@ from maild.tickets.ports import Distributor
 
 def open_store(settings: Settings, initialise: bool = False) -> Store:
     """The configured database; with `initialise`, its schema upgraded and the config's
-    departments, groups and agents applied (what `maild init` and `maild serve` do)."""
+    departments, groups and agents applied (what `maild init` does)."""
     store = Store.open(settings.database.url)
     if initialise:
         upgrade_schema(store)
         with store.transaction() as session:
             apply_config(session, settings, datetime.now(UTC))
     return store
+
+
+def safe_url(settings: Settings) -> str:
+    """The database URL without its password, for messages."""
+    return make_url(settings.database.url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """The database for a command, with driver errors turned into a one-line `StorageError`."""
+    try:
+        store = Store.open(settings.database.url)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise StorageError(f"cannot open database {safe_url(settings)}: {exc}") from exc
+    try:
+        yield store
+    except sa.exc.DBAPIError as exc:
+        raise StorageError(
+            f"database {safe_url(settings)}: {exc.orig}"
+            " (is it running, and has `maild init` created the schema?)"
+        ) from exc
+    finally:
+        store.close()
 
 
 def build_distributor(settings: Settings) -> Distributor:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
+from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.classify import Classification, classify
 from maild.ingest.locate import Located, department_for, locate_bounce, locate_ticket
 from maild.ingest.parse import ParsedMessage, parse_message
@@ -22,7 +23,8 @@ from maild.outbound.autoresponder import AutoresponseContext, autorespond
 from maild.settings import AutoresponderSettings, IngestLimits, OutboundSettings, TicketSettings
 from maild.store.models import Ticket
 from maild.tickets import incoming, lifecycle
-from maild.tickets.actors import Actor
+from maild.tickets.actors import SYSTEM, Actor
+from maild.tickets.audit import Action, note
 from maild.tickets.participants import relate
 from maild.tickets.ports import Distributor
 from maild.values import Kind, Outcome
@@ -53,21 +55,42 @@ def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetim
     if verdict.kind is Kind.BOUNCE:
         return _apply_bounce(session, msg, verdict, mail, ctx, now)
     located = locate_ticket(session, msg, ctx.tickets)
-    if located.ticket is not None and located.trusted:
-        transition = incoming.incoming_transition(located.ticket.status, _deleted(located.ticket))
-        if transition.appends:
-            return _append(session, located.ticket, msg, verdict, mail, ctx, now)
+    if located.ticket is not None and located.trusted and _appends(located.ticket, verdict):
+        return _append(session, located.ticket, msg, verdict, mail, ctx, now)
     return _open(session, msg, verdict, mail, located, ctx, now)
+
+
+def _appends(ticket: Ticket, verdict: Classification) -> bool:
+    """DESIGN §1: an automatic reply is appended whatever the status (it changes none), so an
+    out-of-office answer to a closed-and-locked ticket opens nothing; a customer's mail is
+    appended unless the ticket is closed_locked or deleted."""
+    deleted = ticket.deleted_at is not None
+    if verdict.kind is Kind.AUTO_REPLY and not deleted:
+        return True
+    return incoming.incoming_transition(ticket.status, deleted).appends
 
 
 def sender_of(msg: ParsedMessage, mail: Received) -> str:
     """Who wrote: the From mailbox; when it is missing or unreadable, the first Reply-To, then
-    the envelope sender. "" when none is known (the ticket then has no requester address)."""
-    return msg.from_address or next(iter(msg.reply_to), "") or (mail.envelope.mail_from or "")
+    the envelope sender (parsed as strictly as the headers). "" when none is known."""
+    if msg.from_address or msg.reply_to:
+        return msg.from_address or msg.reply_to[0]
+    boxes, unambiguous = parse_mailboxes(mail.envelope.mail_from)
+    return boxes[0].address if unambiguous and len(boxes) == 1 else ""
 
 
-def _deleted(ticket: Ticket) -> bool:
-    return ticket.deleted_at is not None
+def _link_and_reason(located: Located) -> tuple[Ticket | None, str]:
+    """The ticket a new ticket is related to, and why a new one was opened. DESIGN §1: a
+    closed-and-locked ticket, or one a stranger names, gets a related ticket; a deleted ticket
+    stays out of sight and the new ticket stands alone."""
+    ticket = located.ticket
+    if ticket is None:
+        return None, ""
+    if ticket.deleted_at is not None:
+        return None, f"ticket {ticket.number} is deleted; opened a new ticket"
+    if not located.trusted:
+        return ticket, located.reason
+    return ticket, f"ticket {ticket.number} is closed and locked; opened a related ticket"
 
 
 def _append(
@@ -117,18 +140,16 @@ def _open(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
     store_message(session, ticket, msg, verdict.kind, mail, now)
-    if located.ticket is not None:
-        # DESIGN §1: a closed-and-locked ticket, or a stranger naming someone else's ticket,
-        # gets a new ticket linked to it, so nothing is lost and nothing is injected.
-        relate(session, ticket, located.ticket, actor=actor, now=now)
-    reason = located.reason
+    link, reason = _link_and_reason(located)
+    if link is not None:
+        relate(session, ticket, link, actor=actor, now=now)
     if verdict.kind is Kind.AUTO_REPLY:
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     # RFC 3834 §2: classification already set automatic mail, lists, bounces, the null sender
     # and daemons apart (they returned above); a normal mail is answered.
-    if verdict.kind is Kind.NORMAL:
-        context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
-        autorespond(session, ticket, context, msg.message_id or "", now)
+    context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
+    skipped = autorespond(session, ticket, context, msg.message_id or "", now)
+    note(session, ticket, SYSTEM, Action.AUTORESPONSE, now, detail=skipped or "queued")
     return Applied(Outcome.NEW_TICKET, ticket, reason)
 
 
@@ -140,13 +161,18 @@ def _apply_bounce(
     ctx: ApplyContext,
     now: datetime,
 ) -> Applied:
-    ticket, how = locate_bounce(session, msg, verdict, mail.envelope, ctx.tickets)
-    record_bounce(session, ticket, msg, verdict, mail, now)
+    found = locate_bounce(session, msg, verdict, mail.envelope, ctx.tickets)
+    ticket = found.ticket
+    record_bounce(session, ticket, msg, verdict, mail, now, on_ticket=found.trusted)
     if ticket is None:
         # DESIGN §1: an NDR that matches no ticket is kept and listed; it never opens one.
         return Applied(Outcome.BOUNCE, None, "matches no ticket; kept for `maild bounces`")
+    if not found.trusted:
+        # Anyone can write a ticket tag into a subject: such a "bounce" is recorded against the
+        # ticket for admins, but only a token it cannot guess lets it re-open the ticket.
+        return Applied(Outcome.BOUNCE, ticket, f"{found.reason}; recorded, status unchanged")
     report = verdict.bounce
     if report is not None and report.is_failure:
         incoming.apply_bounce(session, ticket, distributor=ctx.distributor, now=now)
-        return Applied(Outcome.BOUNCE, ticket, f"delivery failed; found by {how}")
-    return Applied(Outcome.BOUNCE, ticket, f"delivery delayed, not failed; found by {how}")
+        return Applied(Outcome.BOUNCE, ticket, f"delivery failed; {found.reason}")
+    return Applied(Outcome.BOUNCE, ticket, f"delivery delayed, not failed; {found.reason}")

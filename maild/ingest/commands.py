@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,8 +22,10 @@ from maild.errors import InvalidRequest
 from maild.ingest.inspect import inspect_message
 from maild.ingest.pipeline import IngestResult
 from maild.ingest.sources import iter_messages
-from maild.runtime import build_pipeline, open_store
+from maild.provision import apply_config
+from maild.runtime import build_pipeline, opened_store
 from maild.settings import Settings
+from maild.store.db import Store
 from maild.store.models import Bounce, Inbound, Ticket
 from maild.values import InboundState
 
@@ -49,19 +52,25 @@ def register(commands: Any) -> None:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings, initialise=True)
-    pipeline = build_pipeline(settings, store)
     progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
-    try:
-        for result in pipeline.ingest(iter_messages(args.paths)):
-            print(json.dumps(result.as_json()), flush=True)
+    with opened_store(settings) as store:
+        _apply_config(store, settings)
+        try:
+            for result in build_pipeline(settings, store).ingest(iter_messages(args.paths)):
+                print(json.dumps(result.as_json()), flush=True)
+                if progress is not None:
+                    progress.step(result)
+        finally:
             if progress is not None:
-                progress.step(result)
-    finally:
-        if progress is not None:
-            progress.done()
-        store.close()
+                progress.done()
     return 0
+
+
+def _apply_config(store: Store, settings: Settings) -> None:
+    """Like `serve`, the commands that process mail apply the config first, so the departments
+    and groups mail is routed to are those of the file."""
+    with store.transaction() as session:
+        apply_config(session, settings, datetime.now(UTC))
 
 
 def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
@@ -81,35 +90,25 @@ def _human(report: dict[str, Any]) -> str:
 
 
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings, initialise=True)
-    pipeline = build_pipeline(settings, store)
-    try:
-        ids = list(args.ids)
-        if args.held:
-            ids += _held_ids(store)
-        if not ids:
-            ids = pipeline.pending()
-        for result in pipeline.reprocess(ids):
+    with opened_store(settings) as store:
+        _apply_config(store, settings)
+        pipeline = build_pipeline(settings, store)
+        ids = list(args.ids) + (_held_ids(store) if args.held else [])
+        for result in pipeline.reprocess(ids or pipeline.pending()):
             print(json.dumps(result.as_json()), flush=True)
-    finally:
-        store.close()
     return 0
 
 
-def _held_ids(store: Any) -> list[int]:
+def _held_ids(store: Store) -> list[int]:
     with store.transaction() as session:
         query = sa.select(Inbound.id).where(Inbound.state == InboundState.HELD)
         return list(session.scalars(query.order_by(Inbound.id)))
 
 
 def cmd_bounces(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings, initialise=True)
-    try:
-        with store.transaction() as session:
-            for line in _bounce_lines(session, args.all):
-                print(json.dumps(line))
-    finally:
-        store.close()
+    with opened_store(settings) as store, store.transaction() as session:
+        for line in _bounce_lines(session, args.all):
+            print(json.dumps(line))
     return 0
 
 

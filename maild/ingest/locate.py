@@ -16,8 +16,9 @@ from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope
 from maild.ingest.thread import MessageIdRef, find_ticket_refs, parse_verp
 from maild.settings import TicketSettings
+from maild.store import batch
 from maild.store.models import Department, DepartmentAddress, Message, Ticket
-from maild.tickets.lookup import resolve_number
+from maild.tickets.lookup import get_department, resolve_number
 from maild.tickets.participants import is_participant
 from maild.values import Direction, ReplyPolicy
 
@@ -80,8 +81,7 @@ def _tickets_by_refs(session: Session, refs: tuple[MessageIdRef, ...]) -> list[T
 
 
 def is_department_address(session: Session, address: str) -> bool:
-    query = sa.select(DepartmentAddress.id).where(DepartmentAddress.address == address.lower())
-    return session.scalars(query).first() is not None
+    return _department_by_address(session, address) is not None
 
 
 def department_for(
@@ -90,13 +90,25 @@ def department_for(
     """DESIGN §1: the department whose address is among the recipients, envelope first, then
     To/Cc; otherwise the configured default."""
     for address in (*envelope.rcpt_to, *msg.to, *msg.cc):
-        query = sa.select(DepartmentAddress).where(DepartmentAddress.address == address.lower())
-        match = session.scalars(query).first()
-        if match is not None:
-            return session.get(Department, match.department_id)
+        department = _department_by_address(session, address)
+        if department is not None:
+            return department
     if default:
-        return session.scalars(sa.select(Department).where(Department.name == default)).first()
+        query = sa.select(Department).where(Department.name == default)
+        return batch.cached(session, ("department", default), lambda: session.scalar(query))
     return None
+
+
+def _department_by_address(session: Session, address: str) -> Department | None:
+    department_id = _department_addresses(session).get(address.lower())
+    return None if department_id is None else get_department(session, department_id)
+
+
+def _department_addresses(session: Session) -> dict[str, int]:
+    """Every department address (stored lower-cased) and its department: a handful of rows,
+    read once per batch; every recipient and every requester is checked against them."""
+    query = sa.select(DepartmentAddress.address, DepartmentAddress.department_id)
+    return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(query).all()))
 
 
 def locate_bounce(
@@ -105,23 +117,24 @@ def locate_bounce(
     verdict: Classification,
     envelope: Envelope,
     settings: TicketSettings,
-) -> tuple[Ticket | None, str]:
+) -> Located:
     """DESIGN §2: VERP envelope recipient first, then the returned Message-ID, then the tag in
-    the returned subject (of the outermost returned message only)."""
+    the returned subject (of the outermost returned message only). The first two carry our
+    unguessable token and are trusted; a subject tag is not."""
     refs = find_ticket_refs(msg, settings, verdict.bounce)
     tokens = [parse_verp(a) for a in (*envelope.rcpt_to, *msg.to)] + [refs.verp_token]
     for token in filter(None, tokens):
         ticket = _ticket_by_token(session, token)
         if ticket is not None:
-            return ticket, "VERP address"
+            return Located(ticket, trusted=True, reason="found by VERP address")
     by_reference = _tickets_by_refs(session, refs.message_ids)
     if by_reference:
-        return by_reference[0], "returned Message-ID"
+        return Located(by_reference[0], trusted=True, reason="found by returned Message-ID")
     for number in refs.tag_numbers:
         ticket = resolve_number(session, number)
         if ticket is not None:
-            return ticket, "ticket tag in the returned subject"
-    return None, ""
+            return Located(ticket, trusted=False, reason="found only by the returned subject tag")
+    return Located(None, trusted=False)
 
 
 def _ticket_by_token(session: Session, token: str, message_id: str | None = None) -> Ticket | None:

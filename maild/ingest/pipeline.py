@@ -22,6 +22,7 @@ from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
 from maild.ingest.sources import SourceMessage
 from maild.ingest.spool import Envelope, Received, Spooled, spool
+from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
 from maild.values import InboundState, Outcome
@@ -70,6 +71,7 @@ class Pipeline:
     def process(self, inbound_ids: Iterable[int]) -> list[IngestResult]:
         """Process spooled rows in one transaction, each in its own savepoint."""
         with self.store.transaction() as session:
+            reference_cache.start(session)
             return [self._process_one(session, inbound_id) for inbound_id in inbound_ids]
 
     def ingest(
@@ -116,18 +118,23 @@ class Pipeline:
         mail = Received(row.id, row.raw_id, _raw_bytes(session, row.raw_id), _envelope(row))
         limit = self.context.limits.max_attempts
         while True:
-            row.attempts += 1
             now = self.clock()
+            # Attempts are counted after the savepoint, so the row is written once per mail; the
+            # count is committed together with the outcome either way.
             try:
                 with session.begin_nested():
                     applied = apply_mail(session, mail, self.context, now)
-                return _finish(row, applied, now)
             except MessageRejected as exc:
+                row.attempts += 1
                 return _hold(row, str(exc))
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then held
+                row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 if row.attempts >= limit:
                     return _hold(row, f"failed {row.attempts} times: {row.last_error}")
+            else:
+                row.attempts += 1
+                return _finish(row, applied, now)
 
 
 def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]:
@@ -144,9 +151,10 @@ def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]
 
 
 def _raw_bytes(session: Session, raw_id: int) -> bytes:
-    raw = session.get(Raw, raw_id)
-    assert raw is not None
-    return zlib.decompress(raw.data) if raw.compressed else raw.data
+    # Columns, not the ORM object: the bytes need not stay in the session's identity map.
+    query = sa.select(Raw.data, Raw.compressed).where(Raw.id == raw_id)
+    data, compressed = session.execute(query).one()
+    return zlib.decompress(data) if compressed else data
 
 
 def _envelope(row: Inbound) -> Envelope:

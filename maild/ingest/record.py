@@ -75,7 +75,10 @@ def record_bounce(
     verdict: Classification,
     mail: Received,
     now: datetime,
+    on_ticket: bool = True,
 ) -> Bounce:
+    """The bounce row (kept even when no ticket matches); with `on_ticket`, the report is also
+    appended to the ticket as a message."""
     report = verdict.bounce
     row = Bounce(
         inbound_id=mail.inbound_id,
@@ -89,6 +92,6 @@ def record_bounce(
         created_at=now,
     )
     session.add(row)
-    if ticket is not None:
+    if ticket is not None and on_ticket:
         store_message(session, ticket, msg, Kind.BOUNCE, mail, now)
     return row

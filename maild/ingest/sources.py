@@ -5,11 +5,11 @@ a large file never sits in memory whole."""
 from __future__ import annotations
 
 import mailbox
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from maild.errors import InvalidRequest
 
@@ -73,18 +73,22 @@ def _mbox(path: Path) -> Iterator[SourceMessage]:
 
 
 def _stdin() -> Iterator[SourceMessage]:
-    data = sys.stdin.buffer.read()
-    if data.startswith(b"From "):
-        yield from _split_mbox_bytes(data)
-    else:
-        yield SourceMessage("-", data)
+    yield from split_stream(sys.stdin.buffer, "-")
 
 
-def _split_mbox_bytes(data: bytes) -> Iterator[SourceMessage]:
-    """An mbox on standard input: split on "From " separator lines, bytes otherwise untouched."""
-    parts = _MBOX_SEPARATOR.split(data)
-    for index, part in enumerate((p for p in parts if p), start=1):
-        yield SourceMessage(f"-#{index}", part)
-
-
-_MBOX_SEPARATOR = re.compile(rb"(?:^|(?<=\n))From [^\n]*\n")
+def split_stream(stream: BinaryIO, name: str) -> Iterator[SourceMessage]:
+    """One message, or an mbox split on its "From " separator lines as it is read, so that a
+    large mbox piped in never sits in memory whole. Bytes are otherwise kept as they are."""
+    first = stream.readline()
+    if not first.startswith(b"From "):
+        yield SourceMessage(name, first + stream.read())
+        return
+    index, lines = 0, list[bytes]()
+    for line in stream:
+        if line.startswith(b"From "):
+            index += 1
+            yield SourceMessage(f"{name}#{index}", b"".join(lines))
+            lines = []
+        else:
+            lines.append(line)
+    yield SourceMessage(f"{name}#{index + 1}", b"".join(lines))

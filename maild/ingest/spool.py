@@ -14,10 +14,10 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from maild.store.models import Inbound, Raw
+from maild.tickets._sql import insert_new
 from maild.values import InboundState
 
 
@@ -64,45 +64,37 @@ def _header_end(raw: bytes) -> int:
     return min(positions) + 2 if positions else len(raw)
 
 
-def store_raw(session: Session, raw: bytes) -> Raw:
-    """The `raw` row for these bytes, created once per content hash."""
-    digest = hashlib.sha256(raw).hexdigest()
-    found = session.scalars(sa.select(Raw).where(Raw.sha256 == digest)).first()
-    if found is not None:
-        return found
-    row = Raw(sha256=digest, size=len(raw), data=raw)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another writer stored the same bytes just now
-        return session.scalars(sa.select(Raw).where(Raw.sha256 == digest)).one()
-    return row
+def store_raw(session: Session, raw: bytes, digest: str | None = None) -> int:
+    """The id of the `raw` row for these bytes, created once per content hash."""
+    digest = digest or hashlib.sha256(raw).hexdigest()
+    values = {"sha256": digest, "size": len(raw), "data": raw}
+    created = insert_new(session, Raw, values, ["sha256"])
+    if created is not None:
+        return created
+    # Stored before (a duplicate, or the same bytes under another Message-ID).
+    return session.scalars(sa.select(Raw.id).where(Raw.sha256 == digest)).one()
 
 
 def spool(session: Session, raw: bytes, source: str, envelope: Envelope, now: datetime) -> Spooled:
     """Record one received mail in the spool (the caller commits), or find its earlier copy."""
     key = message_key(raw)
     digest = hashlib.sha256(raw).hexdigest()
+    values = {
+        "source": source[:500],
+        "envelope_from": envelope.mail_from,
+        "envelope_to": ",".join(envelope.rcpt_to),
+        "message_key": key,
+        "sha256": digest,
+        "raw_id": store_raw(session, raw, digest),
+        "received_at": now,
+    }
+    # ON CONFLICT DO NOTHING: the same message spooled before, or by another path this moment.
+    created = insert_new(session, Inbound, values, ["message_key", "sha256"])
+    if created is not None:
+        return Spooled(created, duplicate=False, state=InboundState.RECEIVED)
     earlier = _find(session, key, digest)
-    if earlier is not None:
-        return Spooled(earlier.id, duplicate=True, state=earlier.state)
-    row = Inbound(
-        source=source[:500],
-        envelope_from=envelope.mail_from,
-        envelope_to=",".join(envelope.rcpt_to),
-        message_key=key,
-        sha256=digest,
-        raw_id=store_raw(session, raw).id,
-        received_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same message arrived by another path at the same moment
-        found = _find(session, key, digest)
-        assert found is not None
-        return Spooled(found.id, duplicate=True, state=found.state)
-    return Spooled(row.id, duplicate=False, state=InboundState.RECEIVED)
+    assert earlier is not None
+    return Spooled(earlier.id, duplicate=True, state=earlier.state)
 
 
 def _find(session: Session, key: str, digest: str) -> Inbound | None:

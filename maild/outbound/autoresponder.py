@@ -19,13 +19,19 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
-from maild.errors import InvalidRequest
+from maild.errors import InvalidRequest, MaildError
+from maild.ingest.locate import is_department_address
 from maild.outbound.compose import OutgoingMail
 from maild.outbound.outbox import enqueue
 from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
-from maild.store.models import AutoresponseLog, Department, DepartmentAddress, Ticket
+from maild.store.models import AutoresponseLog, Department, Ticket
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# Admin-edited templates render sandboxed. Values such as the subject come from whoever mailed
+# us, so HTML templates escape them: a subject must not become markup in mail under our brand.
+_TEXT = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -36,14 +42,14 @@ class AutoresponseContext:
 
 
 @lru_cache(maxsize=256)
-def _compiled(source: str) -> Template:
-    return _ENV.from_string(source)
+def _compiled(source: str, html: bool) -> Template:
+    return (_HTML if html else _TEXT).from_string(source)
 
 
-def render_template(source: str, values: Mapping[str, object]) -> str:
+def render_template(source: str, values: Mapping[str, object], html: bool = False) -> str:
     """Render admin-edited template text; a broken template is an error that names the cause."""
     try:
-        return _compiled(source).render(values)
+        return _compiled(source, html).render(values)
     except TemplateError as exc:
         raise InvalidRequest(f"autoresponder template cannot be rendered: {exc}") from exc
 
@@ -55,8 +61,7 @@ def is_own_address(session: Session, address: str, settings: OutboundSettings) -
         return True
     if address.startswith("bounces+") and address.endswith("@" + settings.domain.lower()):
         return True
-    query = sa.select(DepartmentAddress.id).where(DepartmentAddress.address == address)
-    return session.scalars(query).first() is not None
+    return is_department_address(session, address)
 
 
 def over_rate_limit(
@@ -82,8 +87,13 @@ def autorespond(
         return "the sender is one of our own addresses"
     if over_rate_limit(session, sender, ctx.limits, now):
         return "autoresponse rate limit reached for this sender"
-    mail = _autoresponse(department, ticket, ctx, answering)
-    enqueue(session, ticket, mail, ctx.settings, now, purpose="autoresponse")
+    try:
+        mail = _autoresponse(department, ticket, ctx, answering)
+        enqueue(session, ticket, mail, ctx.settings, now, purpose="autoresponse")
+    except MaildError as exc:
+        # A broken template or an unusable address must not cost the customer their ticket:
+        # the mail is kept, the ticket opened, and the reason lands in its history.
+        return f"autoresponse not sent: {exc}"
     session.add(AutoresponseLog(sender=sender.lower(), at=now))
     return ""
 
@@ -108,7 +118,7 @@ def _autoresponse(
         to=(ticket.requester,),
         subject=f"{ctx.tickets.tag(ticket.number)} {subject}",
         text=render_template(department.autoresponder_body, values),
-        html=render_template(department.autoresponder_html, values)
+        html=render_template(department.autoresponder_html, values, html=True)
         if department.autoresponder_html
         else "",
         in_reply_to=answering,

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from maild.addresses import parse_address
 from maild.errors import InvalidRequest
-from maild.ingest.addresses import parse_mailboxes
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,18 @@ class OutgoingMail:
     automatic: bool = False
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=())  # name, type, bytes
 
+    def __post_init__(self) -> None:
+        # Validated once, here, so that no path (BCC included, which goes only to RCPT) can
+        # carry a malformed address or a header line break into the outbox.
+        for name in ("to", "cc", "bcc"):
+            addresses = tuple(parse_address(a, f"{name} address") for a in getattr(self, name))
+            object.__setattr__(self, name, addresses)
+        object.__setattr__(self, "from_address", parse_address(self.from_address, "from address"))
+        check_header_value("subject", self.subject)
+        check_header_value("from name", self.from_name)
+        if not self.to:
+            raise InvalidRequest("an outgoing mail needs at least one To address")
+
     @property
     def recipients(self) -> tuple[str, ...]:
         """Everyone the envelope names, BCC included."""
@@ -46,24 +58,15 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
-def parse_address(value: str, what: str = "address") -> str:
-    """One plain mailbox `local@domain`, strictly parsed; anything else is refused."""
-    check_header_value(what, value)
-    boxes, unambiguous = parse_mailboxes(value)
-    if not unambiguous or len(boxes) != 1:
-        raise InvalidRequest(f"{what} {value!r} is not one valid email address")
-    return boxes[0].address
-
-
 def render(mail: OutgoingMail, message_id: str, date: datetime) -> bytes:
     """The message as bytes, ready for the outbox. `message_id` includes angle brackets."""
     msg = EmailMessage(policy=SMTP)
-    sender = Address(check_header_value("from name", mail.from_name), addr_spec=mail.from_address)
+    sender = Address(mail.from_name, addr_spec=mail.from_address)
     msg["From"] = sender
-    msg["To"] = ", ".join(parse_address(a, "to address") for a in mail.to)
+    msg["To"] = ", ".join(mail.to)
     if mail.cc:
-        msg["Cc"] = ", ".join(parse_address(a, "cc address") for a in mail.cc)
-    msg["Subject"] = check_header_value("subject", mail.subject)
+        msg["Cc"] = ", ".join(mail.cc)
+    msg["Subject"] = mail.subject
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = check_header_value("message id", message_id)
     if mail.in_reply_to:

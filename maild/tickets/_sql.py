@@ -34,3 +34,11 @@ def _insert(session: Session, model: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def insert_new(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> int | None:
+    """Insert `values` and return the new row's id; None when a row with the same `keys` exists
+    (then nothing is written). The conflict is not an error, so no savepoint is needed to survive
+    it, and a concurrent insert of the same keys waits for ours rather than failing."""
+    statement = _insert(session, model).values(**values).returning(model.id)
+    return session.execute(statement.on_conflict_do_nothing(index_elements=keys)).scalar()

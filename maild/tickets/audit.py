@@ -43,6 +43,7 @@ class Action(StrEnum):
     MERGED = "merged"
     DELETED = "deleted"
     AUTO_CLOSED = "auto_closed"
+    AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
 
 
 def note(

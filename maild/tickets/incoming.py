@@ -89,6 +89,9 @@ def apply_bounce(
     if ticket.deleted_at is not None:
         note(session, ticket, SYSTEM, Action.BOUNCE, now, ticket.status, ticket.status, "deleted")
         return
+    # Like a customer reply, the report needs an agent now: a pending follow-up would otherwise
+    # fire later or, removed, send the ticket back to waiting behind the agent's back.
+    suspend_followup(session, ticket, SYSTEM, now)
     previous = move_to(
         session, ticket, Status.ACTIVE, distributor=distributor, now=now, reactivate=True
     )

@@ -67,6 +67,8 @@ def open_ticket(
         brand_id=department.brand_id,
         department_id=department.id,
         group_id=group.id,
+        # Known now, so placing the ticket below (agent or queue) is not one more UPDATE.
+        agent_id=None,
         status=new.status,
         priority=new.priority,
         subject=new.subject,

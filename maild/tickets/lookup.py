@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import Conflict, InvalidRequest, NotFound
+from maild.store import batch
 from maild.store.models import Agent, Department, Forwarder, Group, Membership, Ticket
 
 
@@ -59,7 +60,7 @@ def require_live(ticket: Ticket) -> None:
 
 
 def get_group(session: Session, group_id: int) -> Group:
-    group = session.get(Group, group_id)
+    group = batch.cached(session, (Group, group_id), lambda: session.get(Group, group_id))
     if group is None:
         raise NotFound(f"no group with id {group_id}; pick an existing group")
     return group
@@ -73,7 +74,9 @@ def get_agent(session: Session, agent_id: int) -> Agent:
 
 
 def get_department(session: Session, department_id: int) -> Department:
-    department = session.get(Department, department_id)
+    department = batch.cached(
+        session, (Department, department_id), lambda: session.get(Department, department_id)
+    )
     if department is None:
         raise NotFound(f"no department with id {department_id}; pick an existing department")
     return department

@@ -28,15 +28,18 @@ def allocate_number(session: Session, settings: TicketSettings) -> str:
 
 
 def _next_value(session: Session, name: str) -> int:
-    # ON CONFLICT DO NOTHING: two processes creating the first row at once both succeed.
-    insert_if_missing(session, TicketSequence, {"name": name, "value": 0}, ["name"])
     statement = (
         sa.update(TicketSequence)
         .where(TicketSequence.name == name)
         .values(value=TicketSequence.value + 1)
         .returning(TicketSequence.value)
     )
-    return int(session.execute(statement).scalar_one())
+    value = session.execute(statement).scalar()
+    if value is None:  # the prefix's first ticket: its counter row does not exist yet
+        # ON CONFLICT DO NOTHING: two processes creating the first row at once both succeed.
+        insert_if_missing(session, TicketSequence, {"name": name, "value": 0}, ["name"])
+        value = session.execute(statement).scalar_one()
+    return int(value)
 
 
 def _number_taken(session: Session, number: str) -> bool:

@@ -7,13 +7,13 @@ Participants decide the reply policy (DESIGN §1: "appends only when the sender 
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import parse_address as parse_strict
 from maild.errors import InvalidRequest
-from maild.store.models import Agent, Participant, Related, Ticket
+from maild.store.models import Agent, Membership, Participant, Related, Ticket
 from maild.tickets._sql import insert_if_missing
 from maild.tickets.actors import Actor
 from maild.tickets.audit import Action, note
@@ -26,14 +26,8 @@ def fold_address(address: str) -> str:
 
 
 def parse_address(address: str) -> str:
-    """A bare address typed by a person (change email), checked strictly and folded."""
-    folded = fold_address(parseaddr(address)[1])
-    local, at, domain = folded.partition("@")
-    one_line = "\r" not in address and "\n" not in address
-    well_formed = one_line and local and at and "." in domain and "@" not in domain
-    if not well_formed or any(c in folded for c in " <>,;"):
-        raise InvalidRequest(f"{address!r} is not an email address; write it as name@example.com")
-    return folded
+    """A bare address typed by a person (change email), parsed strictly and folded."""
+    return fold_address(parse_strict(address, "email address"))
 
 
 def add_participant(session: Session, ticket: Ticket, address: str, role: ParticipantRole) -> None:
@@ -47,7 +41,8 @@ def add_participant(session: Session, ticket: Ticket, address: str, role: Partic
 
 def is_participant(session: Session, ticket: Ticket, address: str) -> bool:
     """True when `address` is the requester, an address recorded on the ticket (requester, CC,
-    agent) or the email of any agent: agents are staff and may write into any ticket."""
+    agent) or the email of an agent of the ticket's group. Only the group's own agents: a
+    forged From of some other agent must not open every ticket to its sender."""
     folded = fold_address(address)
     if not folded:
         return False
@@ -56,7 +51,11 @@ def is_participant(session: Session, ticket: Ticket, address: str) -> bool:
     recorded = sa.select(Participant.id).where(
         Participant.ticket_id == ticket.id, Participant.address == folded
     )
-    staff = sa.select(Agent.id).where(sa.func.lower(Agent.email) == folded)
+    staff = (
+        sa.select(Agent.id)
+        .join(Membership, Membership.agent_id == Agent.id)
+        .where(sa.func.lower(Agent.email) == folded, Membership.group_id == ticket.group_id)
+    )
     return session.execute(recorded.union_all(staff).limit(1)).first() is not None
 
 

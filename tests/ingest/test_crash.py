@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_one_clean_run(
 def postgres_or_sqlite_twin(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """A second, empty database on the same backend as `db_url`, for the clean run."""
     if db_url.startswith("sqlite"):
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "twin.db")
         yield f"sqlite:///{tmp_path / 'twin.db'}"
         return
     from tests.conftest import truncate_all

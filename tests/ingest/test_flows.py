@@ -3,6 +3,7 @@ whole pipeline (spool → parse → classify → thread → apply) on SQLite and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from maild.settings import (
     TicketSettings,
 )
 from maild.store.db import Store
-from maild.store.models import Bounce, Message, Outbox, Related, Ticket
+from maild.store.models import Bounce, History, Message, Outbox, Related, Ticket
 from maild.values import Direction, Kind, Outcome, ReplyPolicy, Status
 
 FLOWS = Path(__file__).resolve().parent.parent.parent / "fixtures" / "emails" / "flows"
@@ -319,3 +320,70 @@ def _related(desk: Desk, a: str, b: str) -> bool:
         rows = session.scalars(sa.select(Related)).all()
         pairs = {(r.ticket_id, r.related_id) for r in rows}
     return (ids[a], ids[b]) in pairs or (ids[b], ids[a]) in pairs
+
+
+def test_out_of_office_to_a_closed_locked_ticket_is_appended_and_opens_nothing(
+    desk: Desk,
+) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    result = desk.feed("out-of-office.eml")
+    assert (result.outcome, result.ticket) == (Outcome.AUTO_REPLY, "SUP-000001")
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+    assert desk.count(Ticket) == 1
+
+
+def test_forged_bounce_naming_a_ticket_by_tag_changes_nothing_on_it(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    before = len(desk.messages("SUP-000001"))
+    result = desk.feed("forged-bounce.eml", Envelope("", ("support@example.com",)))
+    assert (result.outcome, result.ticket) == (Outcome.BOUNCE, "SUP-000001")
+    assert "status unchanged" in result.reason
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+    assert len(desk.messages("SUP-000001")) == before  # the attacker's text is not on it
+    with desk.store.transaction() as session:
+        bounce = session.scalars(sa.select(Bounce)).one()
+    assert bounce.ticket_id == desk.ticket("SUP-000001").id  # but admins see it
+
+
+def test_reply_to_deleted_ticket_is_not_linked_to_it(desk: Desk, now: datetime) -> None:
+    desk.feed("new-request.eml")
+
+    def delete(ticket: Ticket) -> None:
+        ticket.deleted_at, ticket.status = now, Status.CLOSED_LOCKED
+
+    desk.change("SUP-000001", delete)
+    result = desk.feed("reply-tag-prefixes.eml")
+    assert "deleted" in result.reason
+    assert not _related(desk, "SUP-000002", "SUP-000001")
+
+
+def test_broken_autoresponder_template_still_opens_the_ticket(store: Store, now: datetime) -> None:
+    settings = make_settings()
+    broken = dataclasses.replace(
+        settings.departments[0], autoresponder_body="Hello {{ ticket.no_such_field }}"
+    )
+    desk = Desk(store, dataclasses.replace(settings, departments=(broken,)), now)
+    result = desk.feed("new-request.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000001")
+    assert desk.outgoing("SUP-000001") == []
+    with desk.store.transaction() as session:
+        notes = session.scalars(sa.select(History.detail).where(History.action == "autoresponse"))
+        assert any("no_such_field" in n for n in notes)
+
+
+def test_agent_of_another_group_is_not_a_participant(store: Store, now: datetime) -> None:
+    settings = make_settings()
+    other = GroupConfig(name="Sales", department="Support", members=(MemberConfig(agent="eve"),))
+    eve = AgentConfig(name="eve", email="mallory@attacker.example")
+    desk = Desk(
+        store,
+        dataclasses.replace(
+            settings, groups=(*settings.groups, other), agents=(*settings.agents, eve)
+        ),
+        now,
+    )
+    desk.feed("new-request.eml")
+    result = desk.feed("stranger-guessed-number.eml")
+    assert result.outcome is Outcome.NEW_TICKET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import mailbox
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from maild.ingest import apply as apply_module
 from maild.ingest.pipeline import Pipeline
-from maild.ingest.sources import SourceMessage, iter_messages
+from maild.ingest.sources import SourceMessage, iter_messages, split_stream
 from maild.ingest.spool import Envelope, message_key
 from maild.provision import apply_config
 from maild.runtime import build_apply_context
@@ -142,3 +143,12 @@ def test_mbox_message_bytes_are_the_message_without_the_separator(tmp_path: Path
     (message,) = iter_messages([str(tmp_path / "a.mbox")])
     assert message.raw.startswith(b"From: Carol")
     assert message_key(message.raw) == "<req-7-x@customer.example>"
+
+
+def test_mbox_on_standard_input_is_split_into_its_messages() -> None:
+    data = b"From a@b Mon Mar  2 09:00:00 2026\n" + _request(8) + b"\n"
+    data += b"From a@b Mon Mar  2 09:01:00 2026\n" + _request(9)
+    messages = list(split_stream(io.BytesIO(data), "-"))
+    assert [m.source for m in messages] == ["-#1", "-#2"]
+    assert [message_key(m.raw) for m in messages] == ["<req-8-x@customer.example>",
+                                                      "<req-9-x@customer.example>"]  # fmt: skip
