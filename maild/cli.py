@@ -27,10 +27,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.cli_mail import register as register_mail_commands
 from maild.config import load_settings
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
-from maild.ingest.commands import register as register_mail_commands
 from maild.provision import ProvisionReport, apply_config, create_api_token
 from maild.runtime import opened_store, safe_url
 from maild.settings import Settings

@@ -24,7 +24,6 @@ __all__ = [
     "RecipientStatus",
     "Rule",
     "classify",
-    "is_autoresponse_suppressed",
 ]
 
 _SUCCESS = frozenset({"delivered", "relayed", "expanded"})
@@ -195,8 +194,3 @@ def classify(
             bounce = bounce_report(evidence, rule.name) if rule.kind is Kind.BOUNCE else None
             return Classification(rule.kind, rule.name, bounce)
     return Classification(Kind.NORMAL, "no-rule")
-
-
-def is_autoresponse_suppressed(msg: ParsedMessage, envelope_from: str | None) -> bool:
-    """RFC 3834 §2: never answer automatic mail, bounces, lists, MAIL FROM:<> or daemons."""
-    return classify(msg, envelope_from).kind is not Kind.NORMAL

@@ -25,7 +25,8 @@ from maild.ingest.dsn import (
 )
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.ses import SesNotification, read_ses_notification
-from maild.ingest.thread import parse_verp, strip_reply_prefixes
+from maild.ingest.thread import strip_reply_prefixes
+from maild.mailids import parse_verp
 
 _DAEMON_NAMES = (
     r"mailer[-_.]?daemon|post_?master|mdaemon|mail[-_.]?delivery[-_.]?system"

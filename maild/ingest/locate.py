@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from maild.ingest.classify import Classification
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope
-from maild.ingest.thread import MessageIdRef, find_ticket_refs, parse_verp
+from maild.ingest.thread import MessageIdRef, find_ticket_refs
+from maild.mailids import parse_verp
 from maild.settings import TicketSettings
 from maild.store import batch
-from maild.store.models import Department, DepartmentAddress, Message, Ticket
-from maild.tickets.lookup import get_department, resolve_number
+from maild.store.models import Department, Message, Ticket
+from maild.tickets.lookup import department_by_address, resolve_number
 from maild.tickets.participants import is_participant
 from maild.values import Direction, ReplyPolicy
 
@@ -80,35 +81,19 @@ def _tickets_by_refs(session: Session, refs: tuple[MessageIdRef, ...]) -> list[T
     return found
 
 
-def is_department_address(session: Session, address: str) -> bool:
-    return _department_by_address(session, address) is not None
-
-
 def department_for(
     session: Session, msg: ParsedMessage, envelope: Envelope, default: str
 ) -> Department | None:
     """DESIGN §1: the department whose address is among the recipients, envelope first, then
     To/Cc; otherwise the configured default."""
     for address in (*envelope.rcpt_to, *msg.to, *msg.cc):
-        department = _department_by_address(session, address)
+        department = department_by_address(session, address)
         if department is not None:
             return department
     if default:
         query = sa.select(Department).where(Department.name == default)
         return batch.cached(session, ("department", default), lambda: session.scalar(query))
     return None
-
-
-def _department_by_address(session: Session, address: str) -> Department | None:
-    department_id = _department_addresses(session).get(address.lower())
-    return None if department_id is None else get_department(session, department_id)
-
-
-def _department_addresses(session: Session) -> dict[str, int]:
-    """Every department address (stored lower-cased) and its department: a handful of rows,
-    read once per batch; every recipient and every requester is checked against them."""
-    query = sa.select(DepartmentAddress.address, DepartmentAddress.department_id)
-    return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(query).all()))
 
 
 def locate_bounce(

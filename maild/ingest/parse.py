@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from maild.errors import MessageRejected
 from maild.ingest.addresses import Mailbox, parse_mailboxes
@@ -31,6 +32,9 @@ from maild.settings import IngestLimits
 __all__ = ["Attachment", "ParsedMessage", "parse_message"]
 
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+# Address headers repeat from mail to mail (our own addresses in To, a customer's From on every
+# reply) and the RFC 5322 parser behind them is slow; its result is a pure, immutable value.
+_mailboxes = lru_cache(maxsize=1024)(parse_mailboxes)
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
 def _sender(values: list[str], warnings: list[str]) -> tuple[str | None, str]:
     if not values:
         return None, ""
-    mailboxes, ok = parse_mailboxes(str(values[0]))
+    mailboxes, ok = _mailboxes(str(values[0]))
     if not ok:
         warnings.append("From header is ambiguous or malformed; no sender address taken")
     if not mailboxes:
@@ -165,7 +169,7 @@ def _sender(values: list[str], warnings: list[str]) -> tuple[str | None, str]:
 def _addresses(tree: Message, name: str, warnings: list[str]) -> tuple[str, ...]:
     found: list[Mailbox] = []
     for value in tree.get_all(name) or []:
-        mailboxes, ok = parse_mailboxes(str(value))
+        mailboxes, ok = _mailboxes(str(value))
         if not ok:
             warnings.append(f"{name} header is ambiguous or malformed; its addresses are dropped")
         found.extend(mailboxes)

@@ -9,10 +9,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from maild.ingest.classify import Classification
-from maild.ingest.locate import is_department_address
+from maild.ingest.parse import Attachment as ParsedAttachment
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope, Received
 from maild.store.models import Attachment, Bounce, Message, Ticket
+from maild.tickets.lookup import is_department_address
 from maild.tickets.participants import add_participant
 from maild.values import Direction, Kind, ParticipantRole
 
@@ -41,23 +42,24 @@ def store_message(
         html=msg.html,
         raw_id=mail.raw_id,
         created_at=now,
+        # Through the relationship, so one flush writes the message and then its attachments;
+        # the message needs no flush of its own for its id.
+        attachments=[_attachment(part) for part in msg.attachments],
     )
     session.add(message)
-    session.flush()
-    for part in msg.attachments:
-        session.add(
-            Attachment(
-                message_id=message.id,
-                filename=part.filename,
-                content_type=part.content_type,
-                size=part.size,
-                sha256=hashlib.sha256(part.data).hexdigest(),
-                data=part.data,
-            )
-        )
     if kind is Kind.NORMAL:
         _record_cc(session, ticket, msg, mail.envelope)
     return message
+
+
+def _attachment(part: ParsedAttachment) -> Attachment:
+    return Attachment(
+        filename=part.filename,
+        content_type=part.content_type,
+        size=part.size,
+        sha256=hashlib.sha256(part.data).hexdigest(),
+        data=part.data,
+    )
 
 
 def _record_cc(session: Session, ticket: Ticket, msg: ParsedMessage, envelope: Envelope) -> None:

@@ -20,11 +20,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest, MaildError
-from maild.ingest.locate import is_department_address
 from maild.outbound.compose import OutgoingMail
 from maild.outbound.outbox import enqueue
 from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
 from maild.store.models import AutoresponseLog, Department, Ticket
+from maild.tickets.lookup import is_department_address
 
 # Admin-edited templates render sandboxed. Values such as the subject come from whoever mailed
 # us, so HTML templates escape them: a subject must not become markup in mail under our brand.

@@ -5,20 +5,15 @@ join the ticket whoever sends it, and a bounce returning it finds its ticket."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from maild.ingest.thread import make_message_id, verp_address
+from maild.mailids import make_message_id, new_token, verp_address
 from maild.outbound.compose import OutgoingMail, render
 from maild.settings import OutboundSettings
 from maild.store.models import Message, Outbox, Ticket
 from maild.values import Direction, Kind
-
-
-def new_token() -> str:
-    return secrets.token_hex(10)
 
 
 def enqueue(

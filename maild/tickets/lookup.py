@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from maild.errors import Conflict, InvalidRequest, NotFound
 from maild.store import batch
-from maild.store.models import Agent, Department, Forwarder, Group, Membership, Ticket
+from maild.store.models import (
+    Agent,
+    Department,
+    DepartmentAddress,
+    Forwarder,
+    Group,
+    Membership,
+    Ticket,
+)
 
 
 def resolve_number(session: Session, number: str) -> Ticket | None:
@@ -93,3 +101,20 @@ def require_member(session: Session, agent: Agent, group: Group) -> None:
             f"agent {agent.name} is not a member of group {group.name}; "
             "add the membership or choose another agent"
         )
+
+
+def department_by_address(session: Session, address: str) -> Department | None:
+    """The department that owns `address` (DESIGN §1 "Which department"), if any."""
+    department_id = _department_addresses(session).get(address.lower())
+    return None if department_id is None else get_department(session, department_id)
+
+
+def is_department_address(session: Session, address: str) -> bool:
+    return department_by_address(session, address) is not None
+
+
+def _department_addresses(session: Session) -> dict[str, int]:
+    """Every department address (stored lower-cased) and its department: a handful of rows,
+    read once per batch; every recipient and every requester is checked against them."""
+    query = sa.select(DepartmentAddress.address, DepartmentAddress.department_id)
+    return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(query).all()))

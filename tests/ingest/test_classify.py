@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from maild.ingest.classify import RULES, classify, is_autoresponse_suppressed
+from maild.ingest.classify import RULES, classify
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.settings import IngestLimits
 from maild.values import Kind
@@ -242,12 +242,13 @@ def test_mailer_daemon_and_postmaster_senders_are_automatic(sender: str) -> None
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, "daemon-sender")
 
 
-def test_autoresponse_is_suppressed_for_automatic_mail_and_bounces() -> None:
-    assert is_autoresponse_suppressed(parse_fixture("out-of-office.eml"), "jane@example.net")
-    assert is_autoresponse_suppressed(parse_fixture("list-mail.eml"), "x@lists.example.org")
-    assert is_autoresponse_suppressed(parse_fixture("dsn-failed.eml"), "")
-    assert is_autoresponse_suppressed(mail(), "")
+def test_automatic_mail_and_bounces_are_never_normal_so_never_autoresponded() -> None:
+    # The pipeline answers only `normal` mail (RFC 3834 §2).
+    assert classify(parse_fixture("out-of-office.eml"), "jane@example.net").kind is not Kind.NORMAL
+    assert classify(parse_fixture("list-mail.eml"), "x@lists.example.org").kind is not Kind.NORMAL
+    assert classify(parse_fixture("dsn-failed.eml"), "").kind is not Kind.NORMAL
+    assert classify(mail(), "").kind is not Kind.NORMAL
 
 
-def test_autoresponse_is_sent_for_a_normal_request() -> None:
-    assert not is_autoresponse_suppressed(parse_fixture("html-only.eml"), "customer@example.net")
+def test_a_normal_request_is_normal() -> None:
+    assert classify(parse_fixture("html-only.eml"), "customer@example.net").kind is Kind.NORMAL

@@ -11,32 +11,15 @@ from typing import Any
 import pytest
 
 from maild.cli import main
-from maild.ingest.commands import Progress
+from maild.cli_mail import Progress
 from maild.ingest.pipeline import IngestResult
 from maild.values import Outcome
 from tests.ingest.test_flows import FLOWS
-
-CONFIG = """
-[database]
-url = "{url}"
-
-[ingest]
-max_message_bytes = {limit}
-
-[[departments]]
-name = "Support"
-addresses = ["support@example.com"]
-
-[[groups]]
-name = "Tier 1"
-department = "Support"
-"""
+from tests.support import write_config
 
 
 def _config(tmp_path: Path, url: str, limit: int = 1_000_000) -> str:
-    path = tmp_path / "maild.toml"
-    path.write_text(CONFIG.format(url=url, limit=limit))
-    return str(path)
+    return str(write_config(tmp_path, url, max_message_bytes=limit))
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

@@ -18,30 +18,7 @@ import sqlalchemy as sa
 from maild.store.db import Store
 from maild.store.models import Inbound, Message, Outbox, Ticket
 from tests.ingest.test_flows import FLOWS
-
-CONFIG = """
-[database]
-url = "{url}"
-
-[tickets]
-default_department = "Support"
-
-[[departments]]
-name = "Support"
-addresses = ["support@example.com"]
-autoresponder_body = "Ticket {{{{ ticket.number }}}} is open."
-
-[[groups]]
-name = "Tier 1"
-department = "Support"
-members = [{{ agent = "alice" }}, {{ agent = "bob" }}]
-
-[[agents]]
-name = "alice"
-
-[[agents]]
-name = "bob"
-"""
+from tests.support import write_config
 
 
 def _mbox(path: Path, count: int) -> Path:
@@ -62,12 +39,6 @@ def _mbox(path: Path, count: int) -> Path:
 def _run(config: Path, *args: str) -> subprocess.Popen[bytes]:
     cli = [sys.executable, "-m", "maild.cli", "--config", str(config), *args]
     return subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _write_config(directory: Path, url: str) -> Path:
-    path = directory / "maild.toml"
-    path.write_text(CONFIG.format(url=url))
-    return path
 
 
 def _snapshot(url: str) -> dict[str, Any]:
@@ -97,7 +68,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_one_clean_run(
 ) -> None:
     total = 800
     source = _mbox(tmp_path / "import.mbox", total)
-    crashed = _write_config(tmp_path, db_url)
+    crashed = write_config(tmp_path, db_url)
     process = _run(crashed, "ingest", "--quiet", str(source))
     assert process.stdout is not None
     for _ in range(120):  # past the first batches, into the middle of the run
@@ -115,9 +86,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_one_clean_run(
 
     clean_dir = tmp_path / "clean"
     clean_dir.mkdir()
-    clean = _run(
-        _write_config(clean_dir, postgres_or_sqlite_twin), "ingest", "--quiet", str(source)
-    )
+    clean = _run(write_config(clean_dir, postgres_or_sqlite_twin), "ingest", "--quiet", str(source))
     _, err = clean.communicate(timeout=300)
     assert clean.returncode == 0, err.decode()
 

@@ -16,6 +16,7 @@ from maild.store.db import Store
 from maild.store.models import Inbound
 from maild.values import Outcome
 from tests.ingest.test_corpora_classification import corpus_files
+from tests.support import write_config
 
 
 def expected_sources(files: list[Path]) -> list[str]:
@@ -30,32 +31,13 @@ def expected_sources(files: list[Path]) -> list[str]:
     return sources
 
 
-CONFIG = """
-[database]
-url = "{url}"
-
-[tickets]
-default_department = "Support"
-
-[[departments]]
-name = "Support"
-addresses = ["support@example.com"]
-autoresponder_body = "Ticket {{{{ ticket.number }}}} is open."
-
-[[groups]]
-name = "Tier 1"
-department = "Support"
-"""
-
-
 @pytest.mark.slow
 def test_every_corpus_message_gets_exactly_one_outcome(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = corpus_files()
     assert len(files) > 500, "the shared corpora are missing"
-    config = tmp_path / "maild.toml"
-    config.write_text(CONFIG.format(url=db_url))
+    config = write_config(tmp_path, db_url)
 
     assert main(["--config", str(config), "ingest", "--quiet", *map(str, files)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -13,12 +13,9 @@ from maild.ingest.thread import (
     TicketRefs,
     find_tag_numbers,
     find_ticket_refs,
-    make_message_id,
-    parse_message_id,
-    parse_verp,
     strip_reply_prefixes,
-    verp_address,
 )
+from maild.mailids import make_message_id, parse_message_id, parse_verp, verp_address
 from maild.settings import IngestLimits, TicketSettings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
