@@ -20,6 +20,7 @@ from maild.routing.distribute import drain_queue, place
 from maild.routing.rebalance import rebalance_group
 from maild.routing.rules import active_in_group
 from maild.store.models import Agent, Group, Membership, Ticket
+from maild.tickets.audit import Action
 from maild.tickets.history import SYSTEM, record
 from maild.values import Status
 
@@ -65,7 +66,7 @@ def log_out(session: Session, agent_id: int, now: datetime) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for ticket in tickets:
-        record(session, ticket, agent.name, "handed_off", now, agent.name, "", "logged out")
+        record(session, ticket, agent.name, Action.HANDED_OFF, now, agent.name, "", "logged out")
         ticket.agent_id = None
         place(session, ticket, now)
     return len(tickets)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from maild.routing import queries
 from maild.routing.rules import Candidate, active_in_group, choose_agent
 from maild.store.models import Agent, Ticket
+from maild.tickets.audit import Action
 from maild.tickets.history import SYSTEM, record
 from maild.values import Status
 
@@ -50,7 +51,7 @@ def give(
     ticket.queued_at = None
     if ticket.status == Status.ACTIVE:
         queries.count_received(session, ticket.group_id, chosen.agent_id, now)
-    record(session, ticket, actor, "assigned", now, previous, chosen.agent_name, "round robin")
+    record(session, ticket, actor, Action.ASSIGNED, now, previous, chosen.agent_name, "round robin")
 
 
 def enqueue(session: Session, ticket: Ticket, now: datetime, actor: str = SYSTEM) -> None:
@@ -60,7 +61,7 @@ def enqueue(session: Session, ticket: Ticket, now: datetime, actor: str = SYSTEM
     ticket.agent_id = None
     if ticket.queued_at is None:
         ticket.queued_at = now
-        record(session, ticket, actor, "queued", now, previous, "", "nobody eligible has room")
+        record(session, ticket, actor, Action.QUEUED, now, previous, "", "nobody eligible has room")
 
 
 def drain_queue(session: Session, group_id: int, now: datetime) -> int:
@@ -98,7 +99,9 @@ def reactivate(session: Session, ticket: Ticket, now: datetime) -> None:
         ticket.queued_at = None
         return
     if agent_id is not None:
-        record(session, ticket, SYSTEM, "handed_off", now, queries.agent_name(session, agent_id))
+        record(
+            session, ticket, SYSTEM, Action.HANDED_OFF, now, queries.agent_name(session, agent_id)
+        )
     ticket.agent_id = None
     place(session, ticket, now)
 

@@ -20,6 +20,7 @@ from maild.routing import queries
 from maild.routing.balance import Load, Movable, Move, parse_times, plan_rebalance, times_due
 from maild.routing.rules import Candidate
 from maild.store.models import Group, Ticket
+from maild.tickets.audit import Action
 from maild.tickets.history import SYSTEM, record
 from maild.values import Status
 
@@ -87,7 +88,7 @@ def _apply(
         ticket = by_id[move.ticket_id]
         ticket.agent_id = move.to_agent_id
         from_name, to_name = names[move.from_agent_id], names[move.to_agent_id]
-        record(session, ticket, actor, "rebalanced", now, from_name, to_name)
+        record(session, ticket, actor, Action.REBALANCED, now, from_name, to_name)
 
 
 def run_due_rebalances(session: Session, since: datetime, now: datetime) -> list[int]:

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from maild.errors import Conflict, NotFound, PermissionDenied
 from maild.routing import queries
 from maild.routing.distribute import drain_queue
-from maild.store.models import Agent, Group, RecentTransfer, Ticket
-from maild.tickets.history import record
+from maild.store.models import Agent, Group, Ticket
+from maild.tickets.actors import Actor
+from maild.tickets.audit import Action, note
+from maild.tickets.transfer import remember_transfer
 from maild.values import Status
 
 
@@ -33,10 +35,9 @@ def take(session: Session, ticket: Ticket, agent_id: int, now: datetime) -> None
     ticket.agent_id = agent.id
     ticket.queued_at = None
     queries.count_received(session, ticket.group_id, agent.id, now)
-    record(session, ticket, agent.name, "taken", now, previous_name, agent.name)
+    note(session, ticket, Actor.of_agent(agent), Action.TAKEN, now, previous_name, agent.name)
     # Seed "Recently Transferred": shows tickets transferred out "or if an agent has taken" them.
-    for holder in {previous, agent.id} - {None}:
-        session.merge(RecentTransfer(agent_id=holder, ticket_id=ticket.id, at=now))
+    remember_transfer(session, ticket, (previous, agent.id), now)
     if previous is not None:
         drain_queue(session, ticket.group_id, now)
 

@@ -44,6 +44,12 @@ class Action(StrEnum):
     DELETED = "deleted"
     AUTO_CLOSED = "auto_closed"
     AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
+    # Written by distribution (maild.routing):
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    HANDED_OFF = "handed_off"
+    TAKEN = "taken"
+    REBALANCED = "rebalanced"
 
 
 def note(

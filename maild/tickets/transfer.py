@@ -63,7 +63,7 @@ def transfer(
     # seed: "agent response time IS reset" (idle is not: last_action_at stays).
     ticket.response_clock_at = now
     ticket.first_response_at = None
-    _remember_transfer(session, ticket, (held[2], ticket.agent_id), now)
+    remember_transfer(session, ticket, (held[2], ticket.agent_id), now)
     _add_comment(session, ticket, request.comment, actor, now)
     after = _describe(session, ticket)
     note(session, ticket, actor, Action.TRANSFER, now, before, after, request.comment)
@@ -102,9 +102,10 @@ def _settle(
     ticket.pinned = request.pin and ticket.agent_id is not None
 
 
-def _remember_transfer(
+def remember_transfer(
     session: Session, ticket: Ticket, agents: tuple[int | None, int | None], now: datetime
 ) -> None:
+    """Seed "Recently Transferred": both the agent it left and the one it reached see it."""
     for agent_id in set(agents):
         if agent_id is not None:
             values = {"agent_id": agent_id, "ticket_id": ticket.id, "at": now}
