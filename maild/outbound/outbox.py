@@ -28,8 +28,33 @@ def enqueue(
     """Record `mail` as an outgoing message of `ticket` and queue it for delivery."""
     token = new_token()
     message_id = make_message_id(token, ticket.number, settings.domain)
-    raw = render(mail, message_id, now)
-    message = Message(
+    message = _message_row(ticket, mail, message_id, token, agent_id, now)
+    session.add(message)
+    session.flush()
+    row = Outbox(
+        ticket_id=ticket.id,
+        message_row_id=message.id,
+        purpose=purpose,
+        envelope_from=verp_address(token, settings.domain),
+        recipients=",".join(mail.recipients),
+        raw=render(mail, message_id, now),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def _message_row(
+    ticket: Ticket,
+    mail: OutgoingMail,
+    message_id: str,
+    token: str,
+    agent_id: int | None,
+    now: datetime,
+) -> Message:
+    """The outgoing message as the ticket shows it (BCC is not shown: it is envelope-only)."""
+    return Message(
         ticket_id=ticket.id,
         direction=Direction.OUT,
         kind=Kind.AUTO_REPLY if mail.automatic else Kind.NORMAL,
@@ -47,17 +72,3 @@ def enqueue(
         agent_id=agent_id,
         created_at=now,
     )
-    session.add(message)
-    session.flush()
-    row = Outbox(
-        ticket_id=ticket.id,
-        message_row_id=message.id,
-        purpose=purpose,
-        envelope_from=verp_address(token, settings.domain),
-        recipients=",".join(mail.recipients),
-        raw=raw,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    return row

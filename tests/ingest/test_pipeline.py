@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import mailbox
+import os
+import tracemalloc
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -152,3 +155,23 @@ def test_mbox_on_standard_input_is_split_into_its_messages() -> None:
     assert [m.source for m in messages] == ["-#1", "-#2"]
     assert [message_key(m.raw) for m in messages] == ["<req-8-x@customer.example>",
                                                       "<req-9-x@customer.example>"]  # fmt: skip
+
+
+def test_one_message_costs_at_most_ten_times_its_size(pipeline: Pipeline) -> None:
+    """DESIGN §3: memory stays bounded; a message costs at most ~10x its size in process."""
+    list(pipeline.ingest([SourceMessage("warm-up", _request(1))]))  # imports, caches
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "carol@customer.example", "support@example.com", "x"
+    msg["Message-ID"] = "<big@customer.example>"
+    msg.set_content("see attached")
+    payload = os.urandom(3_000_000)
+    msg.add_attachment(payload, maintype="application", subtype="octet-stream", filename="b.bin")
+    raw = msg.as_bytes()
+    tracemalloc.start()
+    try:
+        (result,) = pipeline.ingest([SourceMessage("big", raw)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is Outcome.NEW_TICKET
+    assert len(raw) + peak <= 10 * len(raw), f"peak {peak / len(raw):.1f}x the message"
