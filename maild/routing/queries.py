@@ -27,18 +27,46 @@ from maild.values import Priority, Status
 
 FIRST_PAGE, LAST_PAGE = 4, 256
 
-_ACTIVE_IN_GROUP = sa.and_(
-    Membership.receiving.is_(True), Agent.logged_in.is_(True), Agent.available.is_(True)
-)
+# Every placement runs these two: built once on the tables (Core), because building and
+# cache-keying the ORM statements each time cost several times running them.
+_M, _A, _T = Membership.__table__, Agent.__table__, Ticket.__table__
 # The SQL twin of `rules.rank_key`; the pages must come in that order (see `candidate_pages`).
 # Plain columns, so SQLite walks ix_membership_round_robin and stops after a page instead of
 # sorting every member: "primary" < "secondary" as strings (checked in the tests), and NULLs
 # (never assigned) come first, as SQLite does by default.
-_RANK = (
-    Membership.mode,
-    Membership.allocated_count,
-    Membership.last_assigned_at.nulls_first(),
-    Membership.agent_id,
+_RANK = (_M.c.mode, _M.c.allocated_count, _M.c.last_assigned_at.nulls_first(), _M.c.agent_id)
+_CANDIDATES = (
+    sa.select(
+        _M.c.agent_id,
+        _A.c.name,
+        _M.c.mode,
+        _A.c.logged_in,
+        _A.c.available,
+        _M.c.receiving,
+        _M.c.max_tickets,
+        _M.c.allocated_count,
+        _M.c.last_assigned_at,
+    )
+    .join(_A, _A.c.id == _M.c.agent_id)
+    .where(
+        _M.c.group_id == sa.bindparam("group_id"),
+        _M.c.mode.in_(TIERS),
+        _M.c.receiving.is_(True),
+        _A.c.logged_in.is_(True),
+        _A.c.available.is_(True),
+    )
+    .order_by(*_RANK)
+    .limit(sa.bindparam("size"))
+    .offset(sa.bindparam("offset"))
+)
+_ACTIVE_COUNTS = (
+    sa.select(_T.c.agent_id, sa.func.count())
+    .where(
+        _T.c.group_id == sa.bindparam("group_id"),
+        _T.c.status == Status.ACTIVE,
+        _T.c.agent_id.in_(sa.bindparam("agent_ids", expanding=True)),
+    )
+    .group_by(_T.c.agent_id)
 )
 _URGENCY = sa.case(*((Ticket.priority == p, -p.rank) for p in Priority), else_=0)
 
@@ -74,25 +102,8 @@ def candidate_pages(session: Session, group_id: int) -> Iterator[list[Candidate]
 
 
 def _candidate_rows(session: Session, group_id: int, offset: int, size: int) -> list[Any]:
-    query = (
-        sa.select(
-            Membership.agent_id,
-            Agent.name,
-            Membership.mode,
-            Agent.logged_in,
-            Agent.available,
-            Membership.receiving,
-            Membership.max_tickets,
-            Membership.allocated_count,
-            Membership.last_assigned_at,
-        )
-        .join(Agent, Agent.id == Membership.agent_id)
-        .where(Membership.group_id == group_id, Membership.mode.in_(TIERS), _ACTIVE_IN_GROUP)
-        .order_by(*_RANK)
-        .limit(size)
-        .offset(offset)
-    )
-    return list(session.execute(query).all())
+    params = {"group_id": group_id, "offset": offset, "size": size}
+    return list(session.execute(_CANDIDATES, params).all())
 
 
 def _candidate(row: sa.Row[Any], active: int) -> Candidate:
@@ -112,16 +123,8 @@ def _candidate(row: sa.Row[Any], active: int) -> Candidate:
 
 def active_counts(session: Session, group_id: int, agent_ids: Sequence[int]) -> dict[int, int]:
     """Active tickets per agent in the group; served by the (group_id, status, agent_id) index."""
-    rows = session.execute(
-        sa.select(Ticket.agent_id, sa.func.count())
-        .where(
-            Ticket.group_id == group_id,
-            Ticket.status == Status.ACTIVE,
-            Ticket.agent_id.in_(agent_ids),
-        )
-        .group_by(Ticket.agent_id)
-    ).all()
-    return {agent_id: n for agent_id, n in rows if agent_id is not None}
+    rows = session.execute(_ACTIVE_COUNTS, {"group_id": group_id, "agent_ids": list(agent_ids)})
+    return {agent_id: n for agent_id, n in rows.all() if agent_id is not None}
 
 
 def next_queued(session: Session, group_id: int) -> Ticket | None:

@@ -1,12 +1,16 @@
 """Dialect-specific SQL the core needs: an INSERT that tolerates a row that already exists.
 
 Both SQLite and PostgreSQL speak `INSERT ... ON CONFLICT`; SQLAlchemy spells it per dialect.
+The statements are built once per table and key set and run on the table (Core), with the row
+as parameters: building and cache-keying a fresh ORM statement cost several times the insert.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,31 +18,47 @@ from sqlalchemy.orm import Session
 def upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
     """Insert `values`; when a row with the same `keys` exists, overwrite its other columns.
     Safe under concurrency (no read-then-write race between two sessions)."""
-    statement = _insert(session, model).values(**values)
-    changes = {name: statement.excluded[name] for name in values if name not in keys}
-    if changes:
-        session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))
-    else:
-        session.execute(statement.on_conflict_do_nothing(index_elements=keys))
+    statement = _upsert(_dialect(session), model.__table__, tuple(keys), tuple(sorted(values)))
+    session.execute(statement, values)
 
 
 def insert_if_missing(
     session: Session, model: Any, values: dict[str, Any], keys: list[str]
 ) -> None:
     """Insert `values` unless a row with the same `keys` exists (then do nothing)."""
-    statement = _insert(session, model).values(**values)
-    session.execute(statement.on_conflict_do_nothing(index_elements=keys))
-
-
-def _insert(session: Session, model: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    session.execute(_insert_ignoring(_dialect(session), model.__table__, tuple(keys)), values)
 
 
 def insert_new(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> int | None:
     """Insert `values` and return the new row's id; None when a row with the same `keys` exists
     (then nothing is written). The conflict is not an error, so no savepoint is needed to survive
     it, and a concurrent insert of the same keys waits for ours rather than failing."""
-    statement = _insert(session, model).values(**values).returning(model.id)
-    return session.execute(statement.on_conflict_do_nothing(index_elements=keys)).scalar()
+    statement = _insert_returning_id(_dialect(session), model.__table__, tuple(keys))
+    return session.execute(statement, values).scalar()
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+@lru_cache(maxsize=128)
+def _insert_ignoring(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+    return _insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+@lru_cache(maxsize=128)
+def _insert_returning_id(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+    return _insert_ignoring(dialect, table, keys).returning(table.c.id)
+
+
+@lru_cache(maxsize=128)
+def _upsert(dialect: str, table: sa.Table, keys: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    statement = _insert(dialect, table)
+    changes = {name: statement.excluded[name] for name in names if name not in keys}
+    if not changes:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
