@@ -111,7 +111,10 @@ def extract_bodies(tree: Message) -> Bodies:
     bodies.warnings.extend(parser.charset_warnings)
     if parser.unsplit_multiparts:
         bodies.warnings.append("multipart part without a usable boundary read as text")
-    declared = _declared_names(tree)
+    # Walking the parts for their declared names is needed only to judge an invented-looking
+    # name; most mails have none, so the walk is skipped for them.
+    names = [str(item.get("filename") or "") for item in parser.attachments]
+    declared = _declared_names(tree) if any(map(_INVENTED_NAME.match, names)) else set()
     for index, item in enumerate(parser.attachments, start=1):
         bodies.attachments.append(_from_mailparser(item, index, declared))
     return bodies

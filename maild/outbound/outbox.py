@@ -29,11 +29,9 @@ def enqueue(
     token = new_token()
     message_id = make_message_id(token, ticket.number, settings.domain)
     message = _message_row(ticket, mail, message_id, token, agent_id, now)
-    session.add(message)
-    session.flush()
     row = Outbox(
         ticket_id=ticket.id,
-        message_row_id=message.id,
+        message=message,  # inserted with the row at the next flush: no flush of its own
         purpose=purpose,
         envelope_from=verp_address(token, settings.domain),
         recipients=",".join(mail.recipients),

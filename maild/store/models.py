@@ -492,6 +492,9 @@ class Outbox(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column()
 
+    # Lets the unit of work insert the outgoing message and its outbox row in one flush.
+    message: Mapped[Message | None] = relationship()
+
 
 class AutoresponseLog(Base):
     __tablename__ = "autoresponse_log"

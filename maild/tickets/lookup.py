@@ -47,12 +47,18 @@ def get_ticket(session: Session, number: str) -> Ticket:
     return ticket
 
 
+# Built once: every reply naming its ticket runs these, and building and cache-keying a fresh
+# statement cost more than running it.
+_BY_NUMBER = sa.select(Ticket).where(Ticket.number == sa.bindparam("number"))
+_BY_FOLDED_NUMBER = sa.select(Ticket).where(sa.func.upper(Ticket.number) == sa.bindparam("folded"))
+_ADDRESSES = sa.select(DepartmentAddress.address, DepartmentAddress.department_id)
+
+
 def _ticket_by_number(session: Session, number: str) -> Ticket | None:
-    exact = session.scalars(sa.select(Ticket).where(Ticket.number == number)).first()
+    exact = session.scalars(_BY_NUMBER, {"number": number}).first()
     if exact is not None:
         return exact
-    folded = sa.select(Ticket).where(sa.func.upper(Ticket.number) == number.upper())
-    return session.scalars(folded).first()
+    return session.scalars(_BY_FOLDED_NUMBER, {"folded": number.upper()}).first()
 
 
 def _forwarder_by_number(session: Session, number: str) -> Forwarder | None:
@@ -116,5 +122,4 @@ def is_department_address(session: Session, address: str) -> bool:
 def _department_addresses(session: Session) -> dict[str, int]:
     """Every department address (stored lower-cased) and its department: a handful of rows,
     read once per batch; every recipient and every requester is checked against them."""
-    query = sa.select(DepartmentAddress.address, DepartmentAddress.department_id)
-    return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(query).all()))
+    return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(_ADDRESSES).all()))
