@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild import __version__
 from maild.cli_mail import register as register_mail_commands
 from maild.config import load_settings
 from maild.errors import MaildError, NotFound
@@ -45,6 +47,7 @@ Handler = Callable[[Settings, argparse.Namespace], int]
 # A part of the daemon (SMTP listener, API, delivery worker, scheduler): runs until `stop` is set.
 Service = Callable[[Settings, Store, asyncio.Event], Coroutine[Any, Any, None]]
 SHUTDOWN_GRACE_SECONDS = 10.0
+DEBUG_ENV = "MAILD_DEBUG"
 
 
 @dataclass(frozen=True)
@@ -312,8 +315,14 @@ async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maild", description="Email-driven ticketing daemon")
+    parser.add_argument("--version", action="version", version=f"maild {__version__}")
     parser.add_argument(
         "--config", metavar="FILE", help="TOML config file (else $MAILD_CONFIG, else ./maild.toml)"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show the traceback of an unexpected error (or set {DEBUG_ENV}=1)",
     )
     root = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
@@ -347,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # usage errors (2) and --help (0), as a return value
+    except SystemExit as exc:  # usage errors (2), --help and --version (0), as a return value
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args.handler(load_settings(args.config), args))
@@ -359,6 +368,24 @@ def main(argv: list[str] | None = None) -> int:
         # so that the interpreter's final flush does not fail again (Python docs, SIGPIPE).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("maild: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or an environment fault: one line unless asked for more
+        return _unexpected(exc, debug=args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"))
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    hint = "" if debug else f" (run with --debug or {DEBUG_ENV}=1 to see the traceback)"
+    print(f"maild: unexpected error: {_one_line(what)}{hint}", file=sys.stderr)
+    return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 if __name__ == "__main__":

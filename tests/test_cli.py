@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -180,6 +181,50 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys)
     assert code == 2 and "usage: maild" in err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from maild import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"maild {__version__}"
+
+
+def _crash(settings: object, args: object) -> int:
+    raise RuntimeError("disk on fire\nsecond line")
+
+
+@pytest.fixture
+def crashing_config_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`maild config apply` with a handler that fails the way a bug does."""
+    crashing = [
+        dataclasses.replace(c, handler=_crash) if c.name == "config apply" else c for c in COMMANDS
+    ]
+    monkeypatch.setattr("maild.cli.COMMANDS", crashing)
+    monkeypatch.delenv("MAILD_DEBUG", raising=False)
+
+
+@pytest.mark.usefixtures("crashing_config_apply")
+def test_unexpected_error_is_one_line_with_a_hint(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "config", "apply")
+    assert code == 1
+    assert err.splitlines() == [
+        "maild: unexpected error: RuntimeError: disk on fire second line"
+        " (run with --debug or MAILD_DEBUG=1 to see the traceback)"
+    ]
+
+
+@pytest.mark.usefixtures("crashing_config_apply")
+def test_debug_flag_and_variable_show_the_traceback(
+    config: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--debug", "config", "apply")
+    assert code == 1 and "Traceback" in err and 'raise RuntimeError("disk on fire' in err
+    monkeypatch.setenv("MAILD_DEBUG", "1")
+    code, _, err = run(capsys, "config", "apply")
+    assert code == 1 and "Traceback" in err
 
 
 def test_every_registered_command_is_reachable(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maild.errors import StorageError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+# Shipped inside the package (the wheel holds them), so an installed maild can `init`.
+MIGRATIONS = resources.files("maild.store") / "migrations"
 
 
 def normalise_url(url: str) -> str:

@@ -10,10 +10,10 @@ from maild.ingest.classify import RULES, classify
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.settings import IngestLimits
 from maild.values import Kind
+from tests.conftest import CORPORA
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "emails"
-CORPORA = ROOT.parent / "shared" / "corpora"
 TOKEN = "3f2a9c0d1e4b5a6f7c8d"
 
 
@@ -108,6 +108,7 @@ def test_dsn_wrapped_inside_another_part_is_found() -> None:
     assert result.bounce.failed_recipients == ("customer@example.net",)
 
 
+@pytest.mark.corpora
 def test_dsn_recipient_counts_both_final_and_original_address() -> None:
     bounce = classify(parse_corpus("flufl-bounce/data/dsn_04.txt"), None).bounce
     assert bounce is not None
@@ -121,6 +122,7 @@ def test_successful_dsn_is_automatic_not_a_bounce() -> None:
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, "dsn-success")
 
 
+@pytest.mark.corpora
 def test_arf_feedback_report_is_automatic() -> None:
     result = classify(parse_corpus("sisimai-set-of-emails/maildir/bsd/arf-01.eml"), None)
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, "arf-feedback-report")
@@ -137,12 +139,14 @@ def test_exim_x_failed_recipients_is_a_bounce() -> None:
     assert result.bounce is not None and result.bounce.failed_recipients == ("gone@example.org",)
 
 
+@pytest.mark.corpora
 def test_non_standard_bounce_is_found_by_flufl_bounce() -> None:
     result = classify(parse_corpus("flufl-bounce/data/simple_01.txt"), None)
     assert (result.kind, result.reason) == (Kind.BOUNCE, "flufl-bounce")
     assert result.bounce is not None and result.bounce.detector == "flufl.bounce"
 
 
+@pytest.mark.corpora
 def test_customer_quoting_a_delivery_error_is_not_a_bounce() -> None:
     body = (CORPORA / "flufl-bounce/data/simple_01.txt").read_bytes().decode("latin-1")
     quoted = body.split("\n\n", 1)[1]
@@ -162,12 +166,14 @@ def test_person_forwarding_a_bounce_is_not_a_bounce() -> None:
     assert classify(msg, "jane@example.net").kind is Kind.NORMAL
 
 
+@pytest.mark.corpora
 def test_mail_to_a_bounces_address_is_checked_as_a_bounce() -> None:
     # A reply-like subject from an ordinary address, but sent to a list's -bounces address.
     result = classify(parse_corpus("flufl-bounce/data/simple_20.txt"), None)
     assert (result.kind, result.reason) == (Kind.BOUNCE, "flufl-bounce")
 
 
+@pytest.mark.corpora
 def test_amazon_ses_bounce_notification_is_a_bounce() -> None:
     path = "sisimai-set-of-emails/maildir/bsd/lhost-amazonses-10.eml"
     result = classify(parse_corpus(path), None)
@@ -176,6 +182,7 @@ def test_amazon_ses_bounce_notification_is_a_bounce() -> None:
     assert result.bounce.failed_recipients == ("bounce@simulator.amazonses.com",)
 
 
+@pytest.mark.corpora
 def test_failure_notice_with_reply_like_subject_from_a_mail_system_is_a_bounce() -> None:
     path = "sisimai-set-of-emails/maildir/bsd/lhost-verizon-02.eml"
     result = classify(parse_corpus(path), None)

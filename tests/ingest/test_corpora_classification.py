@@ -24,6 +24,8 @@ from maild.settings import IngestLimits
 from maild.values import Kind
 from tests.conftest import CORPORA
 
+pytestmark = pytest.mark.corpora
+
 SISIMAI = CORPORA / "sisimai-set-of-emails"
 FLUFL = CORPORA / "flufl-bounce"
 NOT_MAIL = {"LICENSE", "COPYING", "MANIFEST.sha256", "expectations.tsv", "README.md",

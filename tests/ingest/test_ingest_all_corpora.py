@@ -18,6 +18,8 @@ from maild.values import Outcome
 from tests.ingest.test_corpora_classification import corpus_files
 from tests.support import write_config
 
+pytestmark = pytest.mark.corpora
+
 
 def expected_sources(files: list[Path]) -> list[str]:
     sources: list[str] = []

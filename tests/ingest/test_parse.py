@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from maild.errors import MessageRejected
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.settings import IngestLimits
+from tests.conftest import CORPORA
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "emails"
-CORPORA = ROOT.parent / "shared" / "corpora"
 LIMITS = IngestLimits()
 
 
@@ -81,6 +81,7 @@ def test_rfc2231_filename_continuations_are_joined_and_decoded() -> None:
     assert attachment.size == len(attachment.data)
 
 
+@pytest.mark.corpora
 def test_rfc2231_iso_2022_jp_filename_from_rt() -> None:
     msg = parse_corpus("rt-emails/emails/rfc2231-attachment-filename-continuations")
     assert [a.filename for a in msg.attachments] == ["新しいテキスト ドキュメント.txt"]
@@ -101,6 +102,7 @@ def test_uuencoded_block_becomes_an_attachment_and_leaves_the_text() -> None:
     assert "the dump is attached" in msg.text and "Maxime" in msg.text
 
 
+@pytest.mark.corpora
 def test_uuencoded_attachment_from_lotus_notes() -> None:
     msg = parse_corpus("rt-emails/emails/notes-uuencoded")
     (attachment,) = msg.attachments
@@ -129,12 +131,14 @@ def test_raw_8bit_subject_without_mime_is_decoded() -> None:
     assert msg.subject == "Привет raw 8-bit"
 
 
+@pytest.mark.corpora
 def test_unknown_charset_in_flufl_qmail_08_reads_as_text() -> None:
     msg = parse_corpus("flufl-bounce/data/qmail_08.txt")
     assert msg.text.startswith("Gracias por contactar con nosotros!!")
     assert "\ufffd" not in msg.text
 
 
+@pytest.mark.corpora
 def test_raw_8bit_headers_without_content_type_give_readable_text() -> None:
     msg = parse_corpus("rt-emails/emails/russian-subject-no-content-type")
     # Eight bytes of KOI8-R cannot be told from CJK reliably; what matters is that the
@@ -143,17 +147,20 @@ def test_raw_8bit_headers_without_content_type_give_readable_text() -> None:
     assert msg.from_address == "mitya@fling-wing.example.com"
 
 
+@pytest.mark.corpora
 def test_nested_message_rfc822_parses() -> None:
     msg = parse_corpus("rt-emails/emails/nested-rfc-822")
     assert msg.subject == "[Jonas Liljegren] Re: [Para] Nivåer?"
     assert "Material för att uppdatera texten om nivåer." in msg.text
 
 
+@pytest.mark.corpora
 def test_digests_nested_nine_levels_deep_parse_within_the_default_limit() -> None:
     msg = parse_corpus("rt-emails/emails/nested-mime-sample")
     assert msg.text
 
 
+@pytest.mark.corpora
 def test_mailparser_failure_falls_back_to_the_stdlib() -> None:
     msg = parse_corpus("sisimai-set-of-emails/maildir/bsd/lhost-sendgrid-02.eml")
     assert msg.parser == "stdlib"
@@ -161,6 +168,7 @@ def test_mailparser_failure_falls_back_to_the_stdlib() -> None:
     assert msg.text
 
 
+@pytest.mark.corpora
 def test_multipart_without_boundary_keeps_its_text() -> None:
     msg = parse_corpus("sisimai-set-of-emails/maildir/bsd/lhost-apachejames-01.eml")
     assert "NoBoundaryInMultipartDefect" in msg.defects
@@ -180,6 +188,7 @@ def test_parsed_message_is_frozen() -> None:
         msg.subject = "changed"  # type: ignore[misc]
 
 
+@pytest.mark.corpora
 def test_same_bytes_parse_to_equal_values() -> None:
     # Idempotent reprocessing: no invented random names or other run-dependent values.
     raw = (CORPORA / "sisimai-set-of-emails/maildir/bsd/lhost-exim-01.eml").read_bytes()
@@ -201,6 +210,7 @@ def test_too_many_header_fields_are_rejected() -> None:
         parse_fixture("html-only.eml", IngestLimits(max_headers=5))
 
 
+@pytest.mark.corpora
 def test_mime_nesting_over_depth_limit_is_rejected() -> None:
     raw = (CORPORA / "rt-emails/emails/nested-mime-sample").read_bytes()  # depth 9
     parse_message(raw, IngestLimits(max_mime_depth=9))
