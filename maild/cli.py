@@ -17,10 +17,9 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from maild import __version__
 from maild.cli_mail import register as register_mail_commands
 from maild.config import load_settings
+from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
 from maild.provision import ProvisionReport, apply_config, create_api_token
@@ -44,9 +44,6 @@ from maild.tickets.views import SortKey, TicketQuery, View, list_tickets
 from maild.values import Status
 
 Handler = Callable[[Settings, argparse.Namespace], int]
-# A part of the daemon (SMTP listener, API, delivery worker, scheduler): runs until `stop` is set.
-Service = Callable[[Settings, Store, asyncio.Event], Coroutine[Any, Any, None]]
-SHUTDOWN_GRACE_SECONDS = 10.0
 DEBUG_ENV = "MAILD_DEBUG"
 
 
@@ -265,49 +262,6 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         _print_report(_apply(store, settings), sys.stderr)
         asyncio.run(run_services(services(settings), settings, store))
     return 0
-
-
-# --- the daemon ---------------------------------------------------------------------------
-
-
-def services(settings: Settings) -> list[Service]:
-    """The parts `maild serve` runs. The SMTP listener, the HTTP API, the delivery worker and
-    the scheduler are added here by the issues that build them; until then serve only holds
-    the database open and applies the config."""
-    return []
-
-
-async def run_services(running: Sequence[Service], settings: Settings, store: Store) -> None:
-    """Run `running` until SIGTERM/SIGINT or until one of them ends (which stops the others);
-    re-raise the first error a service ended with."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        tasks = [asyncio.create_task(service(settings, store, stop)) for service in running]
-        print("maild: serving; stop with SIGTERM or Ctrl-C", file=sys.stderr, flush=True)
-        await _until_stopped(stop, tasks)
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-
-
-async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    stop.set()  # a service that ended on its own stops the daemon
-    waiter.cancel()
-    pending: set[asyncio.Task[None]] = set()
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in tasks:
-        error = None if task.cancelled() else task.exception()
-        if error is not None:
-            raise error
 
 
 # --- parser and entry point ---------------------------------------------------------------

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from maild.cli import COMMANDS, main, run_services
+from maild.cli import COMMANDS, main
 from maild.config import load_settings
+from maild.daemon import run_services
 from maild.errors import InvalidRequest
 from maild.settings import TicketSettings
 from maild.store.db import Store
