@@ -9,22 +9,64 @@ never import it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from maild.ingest.imap import AfterCommit, poll_imap
+from maild.ingest.pipeline import BATCH_MESSAGES, Pipeline
+from maild.ingest.spool import Spooled
+from maild.runtime import build_pipeline
 from maild.settings import Settings
 from maild.store.db import Store
+from maild.values import InboundState
 
 # A part of the daemon: runs until `stop` is set, then finishes what it has in hand.
 Service = Callable[[Settings, Store, asyncio.Event], Coroutine[Any, Any, None]]
 SHUTDOWN_GRACE_SECONDS = 10.0
+log = logging.getLogger("maild.daemon")
 
 
 def services(settings: Settings) -> list[Service]:
     """The parts `maild serve` runs, as the settings enable them."""
-    return []
+    running: list[Service] = []
+    if settings.imap:
+        running.append(imap_pollers)
+    return running
+
+
+async def imap_pollers(settings: Settings, store: Store, stop: asyncio.Event) -> None:
+    """The `[[imap]]` pollers. Until `maild serve` has a pipeline worker, each mail they spool
+    is processed right after its commit, and what a crash left spooled is processed at start.
+    With the worker: `after_commit` becomes its wake-up call, and the start-up sweep goes."""
+    pipeline = build_pipeline(settings, store)
+    await asyncio.to_thread(_process_left_over, pipeline)
+    await poll_imap(settings, store, stop, after_commit=process_after_commit(pipeline))
+
+
+def process_after_commit(pipeline: Pipeline) -> AfterCommit:
+    """A hook that processes a spooled mail at once (a stand-in for the pipeline worker)."""
+
+    async def process(spooled: Spooled) -> None:
+        if spooled.state is InboundState.RECEIVED:  # not yet processed (new, or left by a crash)
+            for result in await asyncio.to_thread(pipeline.process, [spooled.inbound_id]):
+                log.info(
+                    "mail %s %s: %s %s",
+                    spooled.inbound_id,
+                    result.source,
+                    result.outcome.value,
+                    result.ticket or "-",
+                )
+
+    return process
+
+
+def _process_left_over(pipeline: Pipeline) -> None:
+    pending = pipeline.pending()
+    for start in range(0, len(pending), BATCH_MESSAGES):
+        pipeline.process(pending[start : start + BATCH_MESSAGES])
 
 
 async def run_services(running: Sequence[Service], settings: Settings, store: Store) -> None:

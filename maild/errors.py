@@ -38,3 +38,21 @@ class MessageRejected(MaildError):
 
 class StorageError(MaildError):
     """The database could not be opened, migrated or written."""
+
+
+class CredentialsError(MaildError):
+    """A password or access token could not be read: an unset variable, an unreadable file, a
+    token command that failed or printed nothing."""
+
+
+class ImapError(MaildError):
+    """An IMAP server could not be used: unreachable, TLS failed, a command was refused or went
+    unanswered, the connection dropped. The poller logs it and reconnects with backoff."""
+
+
+class ImapAuthError(ImapError):
+    """The IMAP server refused the login (a wrong password, an expired or revoked token)."""
+
+
+class ImapMessageError(ImapError):
+    """One message could not be fetched (gone, or over the size limit); the others go on."""

@@ -8,6 +8,7 @@ parser, ...). Defaults here are the defaults of the product.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from maild.values import Mode, ReplyPolicy, Role
 
@@ -122,6 +123,76 @@ class AgentConfig:
     role: Role = Role.AGENT
 
 
+class ImapSecurity(StrEnum):
+    TLS = "tls"  # implicit TLS, port 993
+    STARTTLS = "starttls"  # plain connection upgraded before login, port 143
+    NONE = "none"  # no encryption: only for a server on this machine (a config check)
+
+
+class ImapAuth(StrEnum):
+    PASSWORD = "password"
+    XOAUTH2 = "xoauth2"  # an OAuth 2.0 access token (Microsoft 365, Gmail)
+
+
+class AfterKind(StrEnum):
+    SEEN = "seen"
+    MOVE = "move"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class AfterIngest:
+    """What happens to a fetched message once it is safely in the spool."""
+
+    kind: AfterKind
+    folder: str = ""  # the target of `move`
+
+    @classmethod
+    def parse(cls, text: str) -> AfterIngest | None:
+        """`seen`, `delete` or `move:FOLDER`; None when `text` is none of these."""
+        kind, sep, folder = text.partition(":")
+        if kind == AfterKind.MOVE and sep and folder:
+            return cls(AfterKind.MOVE, folder)
+        if not sep and kind in (AfterKind.SEEN, AfterKind.DELETE):
+            return cls(AfterKind(kind))
+        return None
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    """One mailbox folder maild fetches mail from (`[[imap]]`)."""
+
+    name: str  # names the account in logs, in the spool's `source` and in `imap_state`
+    host: str
+    user: str
+    port: int | None = None  # None: 993 with tls, 143 otherwise
+    security: ImapSecurity = ImapSecurity.TLS
+    ca_file: str = ""  # PEM file of the CAs to trust; "" = the system's
+    auth: ImapAuth = ImapAuth.PASSWORD
+    password_env: str = ""  # the password is read from this environment variable ...
+    password_file: str = ""  # ... or from this file, at every login
+    token_file: str = ""  # XOAUTH2: the access token is read from this file ...
+    token_command: tuple[str, ...] = ()  # ... or is what this command prints (argv, no shell)
+    folder: str = "INBOX"
+    department: str = ""  # its mail goes to this department; "" = by recipient address
+    after: str = "seen"  # after the spool commit: seen, move:FOLDER or delete
+    poll_seconds: int = 60  # between polls, when the server does not offer IDLE
+    timeout_seconds: int = 60  # for every command and for the connection
+
+    @property
+    def server_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security is ImapSecurity.TLS else 143
+
+    @property
+    def after_ingest(self) -> AfterIngest:
+        parsed = AfterIngest.parse(self.after)
+        if parsed is None:  # the config checks reject such a value at start
+            raise ValueError(f"imap account {self.name}: bad `after` {self.after!r}")
+        return parsed
+
+
 @dataclass(frozen=True)
 class Settings:
     source: str = "<defaults>"
@@ -136,3 +207,4 @@ class Settings:
     departments: tuple[DepartmentConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
+    imap: tuple[ImapAccount, ...] = ()

@@ -13,6 +13,8 @@ import jinja2.sandbox
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from maild.config.imap import FIELD_CHECKS as IMAP_FIELD_CHECKS
+from maild.config.imap import check_imap_accounts
 from maild.config.where import At
 from maild.settings import (
     AgentConfig,
@@ -121,15 +123,17 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any, At], None]] = {
         (DepartmentConfig, f"autoresponder_{k}"): _check_template
         for k in ("subject", "body", "html")
     },
+    **IMAP_FIELD_CHECKS,
 }
 
 
 def check_references(settings: Settings, at: At) -> None:
-    for section in ("brands", "departments", "groups", "agents"):
+    for section in ("brands", "departments", "groups", "agents", "imap"):
         _check_unique_names(getattr(settings, section), at.child(section))
     _check_unique_addresses(settings.departments, at.child("departments"))
     _check_departments(settings, at.child("departments"))
     _check_groups(settings, at.child("groups"))
+    check_imap_accounts(settings, at.child("imap"))
     default = settings.tickets.default_department
     if default and default not in {d.name for d in settings.departments}:
         where = at.under("tickets", "default_department")

@@ -122,7 +122,9 @@ def _open(
     ctx: ApplyContext,
     now: datetime,
 ) -> Applied:
-    department = department_for(session, msg, mail.envelope, ctx.default_department)
+    department = department_for(
+        session, msg, mail.envelope, ctx.default_department, assigned=mail.department
+    )
     if department is None:
         raise MessageRejected(
             "no department address among the recipients and no default department configured"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.errors import MessageRejected
 from maild.ingest.classify import Classification
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope
@@ -82,18 +83,28 @@ def _tickets_by_refs(session: Session, refs: tuple[MessageIdRef, ...]) -> list[T
 
 
 def department_for(
-    session: Session, msg: ParsedMessage, envelope: Envelope, default: str
+    session: Session, msg: ParsedMessage, envelope: Envelope, default: str, assigned: str = ""
 ) -> Department | None:
-    """DESIGN §1: the department whose address is among the recipients, envelope first, then
-    To/Cc; otherwise the configured default."""
+    """The department a transport `assigned` (an IMAP account's: that mailbox is the
+    department's, whatever addresses the mail names); otherwise DESIGN §1: the department whose
+    address is among the recipients, envelope first, then To/Cc; otherwise the configured
+    default."""
+    if assigned:
+        department = _department_named(session, assigned)
+        if department is None:
+            reason = f"department {assigned!r}, named by the mailbox it came from, is missing"
+            raise MessageRejected(reason)
+        return department
     for address in (*envelope.rcpt_to, *msg.to, *msg.cc):
         department = department_by_address(session, address)
         if department is not None:
             return department
-    if default:
-        query = sa.select(Department).where(Department.name == default)
-        return batch.cached(session, ("department", default), lambda: session.scalar(query))
-    return None
+    return _department_named(session, default) if default else None
+
+
+def _department_named(session: Session, name: str) -> Department | None:
+    query = sa.select(Department).where(Department.name == name)
+    return batch.cached(session, ("department", name), lambda: session.scalar(query))
 
 
 def locate_bounce(

@@ -32,12 +32,14 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Received:
-    """A spooled mail handed to processing: its bytes, where they are stored, its envelope."""
+    """A spooled mail handed to processing: its bytes, where they are stored, its envelope, and
+    the department its transport assigned ("" = decided by its recipients)."""
 
     inbound_id: int
     raw_id: int
     raw: bytes
     envelope: Envelope
+    department: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,16 @@ def store_raw(session: Session, raw: bytes, digest: str | None = None) -> int:
     return session.scalars(sa.select(Raw.id).where(Raw.sha256 == digest)).one()
 
 
-def spool(session: Session, raw: bytes, source: str, envelope: Envelope, now: datetime) -> Spooled:
-    """Record one received mail in the spool (the caller commits), or find its earlier copy."""
+def spool(
+    session: Session,
+    raw: bytes,
+    source: str,
+    envelope: Envelope,
+    now: datetime,
+    department: str = "",
+) -> Spooled:
+    """Record one received mail in the spool (the caller commits), or find its earlier copy.
+    `department` is the one the transport assigns (an IMAP account's), "" for none."""
     key = message_key(raw)
     digest = hashlib.sha256(raw).hexdigest()
     values = {
@@ -86,6 +96,7 @@ def spool(session: Session, raw: bytes, source: str, envelope: Envelope, now: da
         "message_key": key,
         "sha256": digest,
         "raw_id": store_raw(session, raw, digest),
+        "department": department or None,
         "received_at": now,
     }
     # ON CONFLICT DO NOTHING: the same message spooled before, or by another path this moment.

@@ -433,6 +433,8 @@ class Inbound(Base):
     message_key: Mapped[str] = mapped_column(sa.String(998), default="")  # Message-ID or ""
     sha256: Mapped[str] = mapped_column(sa.String(64))
     raw_id: Mapped[int] = mapped_column(sa.ForeignKey("raw.id"))
+    # The department the transport assigned (an IMAP account's); it wins over the recipients.
+    department: Mapped[str | None] = mapped_column(sa.String(200))
     state: Mapped[InboundState] = mapped_column(
         _enum(InboundState), default=InboundState.RECEIVED, index=True
     )
@@ -461,6 +463,9 @@ class Bounce(Base):
 
 
 class ImapState(Base):
+    """Where the poller of one account's folder stands: the UIDs it has handed to the spool
+    are those up to `last_uid` under this `uidvalidity` (RFC 3501 §2.3.1.1)."""
+
     __tablename__ = "imap_state"
     account: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     folder: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
