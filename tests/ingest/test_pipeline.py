@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from maild.ingest import apply as apply_module
 from maild.ingest.pipeline import Pipeline
 from maild.ingest.sources import SourceMessage, iter_messages, split_stream
-from maild.ingest.spool import Envelope, message_key
+from maild.ingest.spool import Envelope, message_key, spool
 from maild.provision import apply_config
 from maild.runtime import build_apply_context
-from maild.settings import IngestLimits
+from maild.settings import DepartmentConfig, GroupConfig, IngestLimits
 from maild.store.db import Store
-from maild.store.models import Inbound, Raw, Ticket
+from maild.store.models import Department, Inbound, Raw, Ticket
 from maild.values import InboundState, Outcome
 from tests.ingest.test_flows import FLOWS, make_settings
 
@@ -175,3 +175,39 @@ def test_one_message_costs_at_most_ten_times_its_size(pipeline: Pipeline) -> Non
         tracemalloc.stop()
     assert result.outcome is Outcome.NEW_TICKET
     assert len(raw) + peak <= 10 * len(raw), f"peak {peak / len(raw):.1f}x the message"
+
+
+def _with_sales(store: Store, now: datetime) -> Pipeline:
+    base = make_settings()
+    sales = DepartmentConfig(name="Sales", addresses=("sales@example.com",))
+    settings = dataclasses.replace(
+        base,
+        departments=(*base.departments, sales),
+        groups=(*base.groups, GroupConfig(name="Sales team", department="Sales")),
+    )
+    with store.transaction() as session:
+        apply_config(session, settings, now)
+    return Pipeline(store, build_apply_context(settings), clock=lambda: now)
+
+
+def test_the_department_a_mailbox_assigns_wins_over_the_recipients(
+    store: Store, now: datetime
+) -> None:
+    pipeline = _with_sales(store, now)
+    with store.transaction() as session:  # addressed to support@, fetched from Sales' mailbox
+        spooled = spool(session, _request(1), "imap:sales/INBOX", Envelope(), now, "Sales")
+    (result,) = pipeline.process([spooled.inbound_id])
+    assert result.outcome is Outcome.NEW_TICKET
+    with store.transaction() as session:
+        ticket = session.scalars(sa.select(Ticket)).one()
+        assert session.get(Department, ticket.department_id).name == "Sales"  # type: ignore[union-attr]
+
+
+def test_a_mailbox_naming_a_missing_department_holds_its_mail_with_the_reason(
+    store: Store, now: datetime
+) -> None:
+    pipeline = _with_sales(store, now)
+    with store.transaction() as session:
+        spooled = spool(session, _request(1), "imap:old/INBOX", Envelope(), now, "Billing")
+    (result,) = pipeline.process([spooled.inbound_id])
+    assert result.outcome is Outcome.HELD and "'Billing'" in result.reason

@@ -5,6 +5,6 @@
 keeps each folder's UIDVALIDITY and last UID in `imap_state`.
 """
 
-from maild.ingest.imap.poller import AfterCommit, Backoff, Inbox, poll_account, poll_imap
+from maild.ingest.imap.poller import AfterCommit, Inbox, Pacing, poll_account, poll_imap
 
-__all__ = ["AfterCommit", "Backoff", "Inbox", "poll_account", "poll_imap"]
+__all__ = ["AfterCommit", "Pacing", "Inbox", "poll_account", "poll_imap"]

@@ -26,8 +26,6 @@ from maild.ingest.imap import wire
 from maild.settings import AfterIngest, AfterKind, ImapAccount, ImapSecurity
 
 T = TypeVar("T")
-# RFC 2177 §3: a server may log out a client idle for 30 minutes; IDLE is renewed before that.
-IDLE_RENEW_SECONDS = 25 * 60.0
 LOGOUT_SECONDS = 5.0
 FETCH_TIMEOUT_FACTOR = 10  # a whole message may take longer than one answer; stalls still fail
 _LIBRARY_ERRORS = (imap.AioImapException, OSError, ValueError, UnicodeError)
@@ -212,7 +210,7 @@ class ImapClient:
         what = f"UID {command.upper()}"
         _expect_ok(await self._call(self._conn.uid(command, *args), what), what)
 
-    async def idle(self, stop: asyncio.Event, renew: float = IDLE_RENEW_SECONDS) -> None:
+    async def idle(self, stop: asyncio.Event, renew: float) -> None:
         """Wait in IDLE (RFC 2177) until the server reports a change, `stop` is set or `renew`
         seconds have passed; then end the IDLE."""
         idling = await self._call(self._conn.idle_start(timeout=renew), "IDLE")

@@ -64,16 +64,20 @@ class Inbox:
 
 
 @dataclass(frozen=True)
-class Backoff:
-    first_seconds: float = 1.0
-    max_seconds: float = 300.0
+class Pacing:
+    """How a poller paces itself: the backoff between reconnects, and how long one IDLE lasts
+    before it is renewed (RFC 2177 §3: servers may drop a client idle for 30 minutes)."""
 
-    def delay(self, failures: int, jitter: float) -> float:
-        """The wait after the `failures`-th failure in a row: doubling from `first_seconds`
-        up to `max_seconds`, of which `jitter` (0..1) takes between half and all, so pollers
-        that failed together do not come back together."""
-        ceiling = min(self.max_seconds, self.first_seconds * 2 ** min(failures - 1, 32))
-        return ceiling * (0.5 + 0.5 * jitter)
+    backoff_first_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    idle_renew_seconds: float = 25 * 60.0
+
+    def backoff(self, failures: int, jitter: float) -> float:
+        """The wait after the `failures`-th failure in a row: doubling from the first up to
+        the max, of which `jitter` (0..1) takes between half and all, so pollers that failed
+        together do not come back together."""
+        doubled = self.backoff_first_seconds * 2 ** min(failures - 1, 32)
+        return min(self.backoff_max_seconds, doubled) * (0.5 + 0.5 * jitter)
 
 
 async def poll_imap(
@@ -89,7 +93,7 @@ async def poll_imap(
 
 
 async def poll_account(
-    account: ImapAccount, inbox: Inbox, stop: asyncio.Event, backoff: Backoff = Backoff()
+    account: ImapAccount, inbox: Inbox, stop: asyncio.Event, pacing: Pacing = Pacing()
 ) -> None:
     token = AccessToken(account) if account.auth is ImapAuth.XOAUTH2 else None
     failures = 0
@@ -100,10 +104,10 @@ async def poll_account(
 
     while not stop.is_set():
         try:
-            await _session(account, inbox, stop, token, working)
+            await _session(account, inbox, stop, token, pacing, working)
         except Exception as exc:  # noqa: BLE001 - logged; the poller reconnects
             failures += 1
-            delay = backoff.delay(failures, random.random())
+            delay = pacing.backoff(failures, random.random())
             _log_failure(account, exc, delay)
             await _sleep(stop, delay)
 
@@ -113,6 +117,7 @@ async def _session(
     inbox: Inbox,
     stop: asyncio.Event,
     token: AccessToken | None,
+    pacing: Pacing,
     working: Callable[[], None],
 ) -> None:
     client = await ImapClient.connect(account)
@@ -128,7 +133,7 @@ async def _session(
         while not stop.is_set():
             cursor = await _take_new(client, account, inbox, cursor, stop)
             working()  # a whole pass worked: the next failure starts the backoff afresh
-            await _wait_for_news(client, account, stop)
+            await _wait_for_news(client, account, stop, pacing)
     finally:
         await client.close()
 
@@ -210,9 +215,11 @@ async def _run_after_commit(inbox: Inbox, account: ImapAccount, spooled: Spooled
         log.warning("imap %s: after spooling entry %d: %s", account.name, spooled.inbound_id, exc)
 
 
-async def _wait_for_news(client: ImapClient, account: ImapAccount, stop: asyncio.Event) -> None:
+async def _wait_for_news(
+    client: ImapClient, account: ImapAccount, stop: asyncio.Event, pacing: Pacing
+) -> None:
     if client.can_idle:
-        await client.idle(stop)
+        await client.idle(stop, pacing.idle_renew_seconds)
     else:
         await _sleep(stop, account.poll_seconds)
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from maild.store.db import Store
 from tests.ingest.imap.dovecot import (
     MISSING,
     Dovecot,
@@ -41,3 +44,14 @@ def folder(dovecot: Dovecot) -> Folder:
 @pytest.fixture(autouse=True)
 def imap_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILD_TEST_IMAP_PASSWORD", "secret")
+
+
+@pytest.fixture
+def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
+    """A store for tests whose subject is the IMAP side, not the storage (run once, not per
+    backend)."""
+    path = tmp_path / "maild.db"
+    shutil.copy(sqlite_template, path)
+    store = Store.open(f"sqlite:///{path}")
+    yield store
+    store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -17,8 +18,10 @@ import sqlalchemy as sa
 
 from maild.config import load_settings
 from maild.daemon import imap_pollers
+from maild.ingest.imap import Inbox, Pacing, poll_account
+from maild.ingest.imap.poller import nothing_after_commit
 from maild.provision import apply_config
-from maild.settings import Settings
+from maild.settings import ImapAccount, Settings
 from maild.store.db import Store
 from maild.store.models import Department, Inbound, Ticket
 from tests.ingest.imap.dovecot import USER, Dovecot
@@ -62,6 +65,16 @@ class Folder:
             typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
             _ok((typ, data))
         return [item[1] for item in data if isinstance(item, tuple)]
+
+    def fill(self, count: int) -> None:
+        """`count` small messages written straight into the folder's Maildir (APPEND would
+        take a minute for thousands): Dovecot finds them at the next SELECT."""
+        owner = (self.dovecot.root / "mail").stat()
+        new = self.dovecot.root / "mail" / USER / "Maildir" / f".{self.name}" / "new"
+        for n in range(count):
+            path = new / f"{1700000000 + n}.M{n}P1.maild-test"
+            path.write_bytes(request(f"{self.name}-{n}"))
+            os.chown(path, owner.st_uid, owner.st_gid)
 
     def recreate(self) -> None:
         """Delete and create the folder again: a new UIDVALIDITY (RFC 3501 §2.3.1.1)."""
@@ -185,3 +198,23 @@ def spool_rows(store: Store) -> list[tuple[str, str, str]]:
     with store.transaction() as session:
         query = sa.select(Inbound.message_key, Inbound.state, Inbound.outcome)
         return sorted((key, state.value, outcome) for key, state, outcome in session.execute(query))
+
+
+def poll_until(
+    account: ImapAccount, store: Store, until: Callable[[], bool], pacing: Pacing
+) -> None:
+    """Run one account's poller (spooling only) paced by `pacing` until `until()` holds."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        inbox = Inbox(store, nothing_after_commit, max_message_bytes=10**6)
+        poller = asyncio.create_task(poll_account(account, inbox, stop, pacing))
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not await asyncio.to_thread(until):
+            assert not poller.done(), poller.result()
+            assert time.monotonic() < deadline, "the poller did not get there"
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(poller, WAIT_SECONDS)
+
+    asyncio.run(main())
