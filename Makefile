@@ -40,7 +40,8 @@ pytest: $(STAMP) dovecot
 # The IMAP tests run their own Dovecot on a loopback port. Installed from Debian's packages when
 # we are root and it is missing; otherwise those tests skip, naming Dovecot (and .ci/run fails).
 dovecot:
-	@if ! command -v dovecot >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	@if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ] \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing dovecot-imapd for the IMAP tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
 	fi

@@ -55,4 +55,5 @@ class ImapAuthError(ImapError):
 
 
 class ImapMessageError(ImapError):
-    """One message could not be fetched (gone, or over the size limit); the others go on."""
+    """One message cannot be taken (gone, over the size limit, refused by the database); it
+    is left in its folder and the others go on."""

@@ -58,7 +58,10 @@ def message_key(raw: bytes) -> str:
         value = headers.get("Message-ID")
     except Exception:  # noqa: BLE001 - any parse failure means "no usable Message-ID"
         return ""
-    return "" if value is None else " ".join(str(value).split())[:998]
+    if value is None:
+        return ""
+    # PostgreSQL text cannot hold NUL: a NUL in the header must not make the mail unstorable.
+    return " ".join(str(value).replace("\x00", "").split())[:998]
 
 
 def _header_end(raw: bytes) -> int:

@@ -211,3 +211,10 @@ def test_a_mailbox_naming_a_missing_department_holds_its_mail_with_the_reason(
         spooled = spool(session, _request(1), "imap:old/INBOX", Envelope(), now, "Billing")
     (result,) = pipeline.process([spooled.inbound_id])
     assert result.outcome is Outcome.HELD and "'Billing'" in result.reason
+
+
+def test_a_nul_in_the_message_id_does_not_make_the_mail_unstorable(pipeline: Pipeline) -> None:
+    raw = _request(1).replace(b"Message-ID: <req-1-x@", b"Message-ID: <req-\x00-x@")
+    spooled = pipeline.receive(raw, "imap:support/INBOX", Envelope())
+    again = pipeline.receive(raw, "imap:support/INBOX", Envelope())
+    assert again.duplicate and again.inbound_id == spooled.inbound_id

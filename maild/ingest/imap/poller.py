@@ -178,10 +178,10 @@ async def _take_chunk(
             break
         try:
             raw = await _fetch(client, listed, inbox.max_message_bytes)
+            spooled = await asyncio.to_thread(_commit, inbox, account, listed.uid, raw)
         except ImapMessageError as exc:
             log.warning("imap %s: %s; left in folder %r", account.name, exc, account.folder)
         else:
-            spooled = await asyncio.to_thread(_commit, inbox, account, raw)
             taken.append(listed.uid)
             await _run_after_commit(inbox, account, spooled)
         last = listed.uid
@@ -201,11 +201,17 @@ def source_of(account: ImapAccount) -> str:
     return f"imap:{account.name}/{account.folder}"
 
 
-def _commit(inbox: Inbox, account: ImapAccount, raw: bytes) -> Spooled:
+def _commit(inbox: Inbox, account: ImapAccount, uid: int, raw: bytes) -> Spooled:
     """One message into the spool, in its own transaction: what settling it waits for."""
-    with inbox.store.transaction() as session:
-        source = source_of(account)
-        return spool(session, raw, source, Envelope(), inbox.clock(), account.department)
+    try:
+        with inbox.store.transaction() as session:
+            source = source_of(account)
+            return spool(session, raw, source, Envelope(), inbox.clock(), account.department)
+    except sa.exc.DataError as exc:
+        # The database refuses a value taken from this message: fetching it again would fail
+        # again, so it must not hold up the messages behind it.
+        reason = str(exc.orig).strip().splitlines()[0][:200]
+        raise ImapMessageError(f"UID {uid}: the database refused it: {reason}") from exc
 
 
 async def _run_after_commit(inbox: Inbox, account: ImapAccount, spooled: Spooled) -> None:

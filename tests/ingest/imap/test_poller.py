@@ -5,10 +5,14 @@ IDLE brings mail without waiting for the poll interval; one bad message stops no
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from maild.ingest.imap import Pacing, poller
+from maild.ingest.spool import Spooled
 from maild.store.db import Store
 from maild.store.models import ImapState
 from tests.ingest.imap.dovecot import Dovecot
@@ -16,6 +20,7 @@ from tests.ingest.imap.helpers import (
     Folder,
     desk,
     imap_account,
+    poll_until,
     provision,
     request,
     serve_imap,
@@ -174,3 +179,36 @@ def test_a_bad_message_is_left_or_held_and_the_others_are_ingested(
     assert r"\Seen" not in folder.flags()[2]  # the oversize mail is left as it was
     [left] = [r.getMessage() for r in caplog.records if "left in folder" in r.getMessage()]
     assert "UID 2" in left and "max_message_bytes" in left
+
+
+def test_a_message_the_database_refuses_is_left_and_the_others_are_spooled(
+    tmp_path: Path,
+    sqlite_store: Store,
+    dovecot: Dovecot,
+    folder: Folder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_spool = poller.spool
+
+    def refusing(session: Session, raw: bytes, *args: Any) -> Spooled:
+        if b"poison" in raw:  # a fault injected for this one message
+            raise sa.exc.DataError("INSERT ...", {}, ValueError("value out of range"))
+        return real_spool(session, raw, *args)
+
+    monkeypatch.setattr(poller, "spool", refusing)
+    folder.append(request("db-1"), request("poison"), request("db-2"))
+    _, settings = desk(tmp_path, "sqlite://", imap_account(dovecot, folder))
+
+    def settled() -> bool:
+        return [r"\Seen" in f for f in folder.flags().values()] == [True, False, True]
+
+    with caplog.at_level("WARNING", logger="maild.ingest.imap"):
+        poll_until(settings.imap[0], sqlite_store, settled, Pacing())
+
+    assert [key for key, _, _ in spool_rows(sqlite_store)] == [
+        "<db-1@customer.example>",
+        "<db-2@customer.example>",
+    ]
+    [left] = [r.getMessage() for r in caplog.records if "left in folder" in r.getMessage()]
+    assert "UID 2: the database refused it: value out of range" in left
