@@ -89,7 +89,10 @@ async def poll_imap(
     """The IMAP service: one poller per `[[imap]]` account until `stop` is set; a message in
     hand is finished (spooled and settled) first."""
     inbox = Inbox(store, after_commit, settings.ingest.max_message_bytes)
-    await asyncio.gather(*(poll_account(account, inbox, stop) for account in settings.imap))
+    await asyncio.gather(
+        stop.wait(),  # a service runs until stopped, also with no account to poll
+        *(poll_account(account, inbox, stop) for account in settings.imap),
+    )
 
 
 async def poll_account(
@@ -133,7 +136,8 @@ async def _session(
         while not stop.is_set():
             cursor = await _take_new(client, account, inbox, cursor, stop)
             working()  # a whole pass worked: the next failure starts the backoff afresh
-            await _wait_for_news(client, account, stop, pacing)
+            if not stop.is_set():
+                await _wait_for_news(client, account, stop, pacing)
     finally:
         await client.close()
 
