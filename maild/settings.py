@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from maild.values import Mode, ReplyPolicy, Role
+from maild.values import Mode, RelaySecurity, ReplyPolicy, Role
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,24 @@ class ApiSettings:
 @dataclass(frozen=True)
 class OutboundSettings:
     relay: str = ""  # host:port; empty = write .eml files to outbox_dir
+    relay_security: RelaySecurity = RelaySecurity.STARTTLS
+    relay_username: str = ""  # empty = no AUTH
+    relay_password: str = ""  # better: MAILD_OUTBOUND_RELAY_PASSWORD or relay_password_file
+    relay_password_file: str = ""
+    relay_ca_file: str = ""  # trust this CA for the relay's certificate (else the system's)
+    relay_timeout_seconds: int = 60
     outbox_dir: str = "var/outbox"
     from_address: str = "support@example.com"
     domain: str = "example.com"  # for Message-IDs and VERP (bounces+TOKEN@domain)
     max_attachment_bytes: int = 2 * 1024 * 1024
     max_attempts: int = 8
+    retry_base_ms: int = 60_000  # first retry after about this long, doubling each time ...
+    retry_cap_ms: int = 3_600_000  # ... up to this
+    lease_seconds: int = 300  # a claimed mail its worker did not finish (killed) is retried then
+    poll_ms: int = 2_000  # how often to look for mail queued by another process
+    dkim_selector: str = ""  # DKIM signing when selector and key file are both set
+    dkim_key_file: str = ""
+    dkim_domain: str = ""  # the d= domain; empty = `domain`
 
 
 @dataclass(frozen=True)
@@ -81,19 +94,35 @@ class BrandConfig:
 
 
 @dataclass(frozen=True)
+class DepartmentTemplates:
+    """A department's own versions of the shipped mail templates (`templates/*.j2`);
+    "" = the shipped one."""
+
+    reply_text: str = ""
+    reply_html: str = ""
+    forward_text: str = ""
+    forward_html: str = ""
+    queue_alert_subject: str = ""
+    queue_alert_text: str = ""
+    queue_alert_html: str = ""
+
+
+@dataclass(frozen=True)
 class DepartmentConfig:
     name: str
     addresses: tuple[str, ...]
     brand: str = ""
     default_group: str = ""
+    autoresponder: bool = False  # on with the shipped template; a body of its own also turns it on
     autoresponder_subject: str = ""
     autoresponder_body: str = ""
     autoresponder_html: str = ""
     auto_close_after_minutes: int | None = None
+    templates: DepartmentTemplates = field(default_factory=DepartmentTemplates)
 
     @property
     def autoresponder_enabled(self) -> bool:
-        return bool(self.autoresponder_body)
+        return self.autoresponder or bool(self.autoresponder_body)
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,11 @@ class OutboxState(StrEnum):
 class ReplyPolicy(StrEnum):
     PARTICIPANTS_OR_TOKEN = "participants_or_token"
     ANY = "any"
+
+
+class RelaySecurity(StrEnum):
+    """How the delivery worker talks to its relay."""
+
+    STARTTLS = "starttls"  # plain connection upgraded with STARTTLS; refuses a relay without it
+    TLS = "tls"  # TLS from the first byte (submissions, port 465)
+    NONE = "none"  # no encryption: a relay on the same host or a test sink only

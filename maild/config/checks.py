@@ -16,11 +16,15 @@ from sqlalchemy.exc import ArgumentError
 from maild.config.imap import FIELD_CHECKS as IMAP_FIELD_CHECKS
 from maild.config.imap import check_imap_accounts
 from maild.config.where import At
+from maild.errors import InvalidRequest
+from maild.outbound.templates import TemplateName, available_names, check_template, field_name
 from maild.settings import (
     AgentConfig,
     ApiSettings,
+    BrandConfig,
     DatabaseSettings,
     DepartmentConfig,
+    DepartmentTemplates,
     GroupConfig,
     OutboundSettings,
     Settings,
@@ -74,11 +78,29 @@ def _check_times(values: tuple[str, ...], at: At) -> None:
             raise at.item(index).error(f"{value!r} is not a time of day HH:MM (UTC), e.g. 06:30")
 
 
-def _check_template(value: str, at: At) -> None:
-    try:
-        _TEMPLATES.parse(value)
-    except jinja2.TemplateSyntaxError as exc:
-        raise at.error(f"not a valid Jinja2 template: {exc.message} (line {exc.lineno})") from None
+def _check_template(family: str, html: bool = False) -> Callable[[str, At], None]:
+    """The check of a template setting: valid Jinja2 that renders with the names its mail
+    provides, so a misspelt variable stops maild at start (StrictUndefined), not at send."""
+
+    def check(value: str, at: At) -> None:
+        if not value:
+            return
+        try:
+            _TEMPLATES.parse(value)
+        except jinja2.TemplateSyntaxError as exc:
+            reason = f"not a valid Jinja2 template: {exc.message} (line {exc.lineno})"
+            raise at.error(reason) from None
+        try:
+            check_template(value, family, html)
+        except InvalidRequest as exc:
+            raise at.error(f"{exc} (names available: {available_names(family)})") from None
+
+    return check
+
+
+def _check_one_line(value: str, at: At) -> None:
+    if any(c in value for c in "\r\n\x00"):
+        raise at.error("must be one line (a line break would start a mail header)")
 
 
 def _check_database_url(value: str, at: At) -> None:
@@ -119,9 +141,15 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any, At], None]] = {
     (AgentConfig, "email"): _optional(_check_address),
     (GroupConfig, "rebalance_times"): _check_times,
     (DatabaseSettings, "url"): _check_database_url,
+    (DepartmentConfig, "autoresponder_subject"): _check_template("autoresponder"),
+    (DepartmentConfig, "autoresponder_body"): _check_template("autoresponder"),
+    (DepartmentConfig, "autoresponder_html"): _check_template("autoresponder", html=True),
+    (BrandConfig, "signature"): _check_template("signature"),
+    (BrandConfig, "from_name"): _check_one_line,
     **{
-        (DepartmentConfig, f"autoresponder_{k}"): _check_template
-        for k in ("subject", "body", "html")
+        (DepartmentTemplates, field_name(name)): _check_template(name.family, name.html)
+        for name in TemplateName
+        if name.family != "autoresponder"
     },
     **IMAP_FIELD_CHECKS,
 }

@@ -486,7 +486,9 @@ class Outbox(Base):
     )
     purpose: Mapped[str] = mapped_column(sa.String(30), default="reply")  # reply, autoresponse
     envelope_from: Mapped[str] = mapped_column(sa.Text)  # VERP: bounces+TOKEN@domain
-    recipients: Mapped[str] = mapped_column(sa.Text)  # comma-separated, BCC included
+    # The envelope's RCPT TO addresses, BCC included, as a JSON list: an address may contain a
+    # comma (a quoted local part), so a joined string could not be split back safely.
+    recipients: Mapped[list[str]] = mapped_column(sa.JSON)
     raw: Mapped[bytes] = mapped_column(sa.LargeBinary)
     state: Mapped[OutboxState] = mapped_column(
         _enum(OutboxState), default=OutboxState.QUEUED, index=True

@@ -44,6 +44,11 @@ class Action(StrEnum):
     DELETED = "deleted"
     AUTO_CLOSED = "auto_closed"
     AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
+    # Written by the outbound side (maild.outbound):
+    FORWARDED = "forwarded"  # a message of the ticket forwarded (to_value: recipients)
+    RESENT = "resent"  # an outgoing message sent again
+    DRAFT_SAVED = "draft_saved"
+    DELIVERY_FAILED = "delivery_failed"  # the relay refused a mail for good (detail: why)
     # Written by distribution (maild.routing):
     ASSIGNED = "assigned"
     QUEUED = "queued"

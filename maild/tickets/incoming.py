@@ -79,15 +79,22 @@ def _state(ticket: Ticket) -> str:
 
 
 def apply_bounce(
-    session: Session, ticket: Ticket, *, distributor: Distributor, now: datetime
+    session: Session,
+    ticket: Ticket,
+    *,
+    distributor: Distributor,
+    now: datetime,
+    action: Action = Action.BOUNCE,
+    detail: str = "",
 ) -> None:
     """A non-delivery report for our mail makes the ticket active whatever its status, even
     closed_locked (seed: "the ticket will revert to active status"); nothing else is removed.
+    A relay refusing our mail for good is the same news, recorded as `DELIVERY_FAILED`.
 
     A deleted ticket stays deleted: deletion is the agents' decision that the ticket needs no
     more work, so the report is only noted in its history."""
     if ticket.deleted_at is not None:
-        note(session, ticket, SYSTEM, Action.BOUNCE, now, ticket.status, ticket.status, "deleted")
+        note(session, ticket, SYSTEM, action, now, ticket.status, ticket.status, "deleted")
         return
     # Like a customer reply, the report needs an agent now: a pending follow-up would otherwise
     # fire later or, removed, send the ticket back to waiting behind the agent's back.
@@ -96,4 +103,4 @@ def apply_bounce(
         session, ticket, Status.ACTIVE, distributor=distributor, now=now, reactivate=True
     )
     ticket.last_action_at = now
-    note(session, ticket, SYSTEM, Action.BOUNCE, now, previous, ticket.status)
+    note(session, ticket, SYSTEM, action, now, previous, ticket.status, detail)

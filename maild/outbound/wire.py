@@ -1,0 +1,186 @@
+"""An `OutgoingMail` as RFC 5322 bytes, written by maild and checked before the outbox sees it.
+
+Python's email generator is not used: CPython 3.11.7 re-decodes encoded-words while folding
+(CVE-2024-6923), so a header value could come out as several headers. Here every header line
+is built by `maild.outbound.headers`, bodies are quoted-printable or base64, and the result is
+7-bit ASCII with CRLF line ends. `check_generated` then reads the bytes back with the standard
+parser and refuses them unless they hold exactly the headers, recipients and subject intended.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from maild.errors import InvalidRequest
+from maild.outbound import headers
+from maild.outbound.message import OutgoingAttachment, OutgoingMail
+
+CRLF = "\r\n"
+MAX_LINE_BYTES = 998  # RFC 5322 §2.1.1
+_PART_HEADERS = frozenset({"content-type", "content-transfer-encoding", "content-disposition"})
+_FILENAME_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-()")
+
+
+def render(mail: OutgoingMail, message_id: str, date: datetime) -> bytes:
+    """The message as bytes, ready for the outbox. `message_id` includes angle brackets."""
+    lines = _top_headers(mail, message_id, date)
+    body = _body(mail, _boundary())
+    return (CRLF.join(lines) + CRLF + body).encode("ascii")
+
+
+def _top_headers(mail: OutgoingMail, message_id: str, date: datetime) -> list[str]:
+    lines = [
+        "From: " + headers.mailbox(mail.from_name, mail.from_address),
+        headers.address_list("To", list(mail.to)),
+    ]
+    if mail.cc:
+        lines.append(headers.address_list("Cc", list(mail.cc)))
+    lines += [
+        headers.unstructured("Subject", mail.subject),
+        "Date: " + format_datetime(date),
+        "Message-ID: " + _required_id(message_id),
+    ]
+    if mail.in_reply_to:
+        lines.append("In-Reply-To: " + mail.in_reply_to)
+    if mail.references:
+        lines.append(headers.msg_ids("References", list(mail.references)))
+    if mail.automatic:
+        lines += ["Auto-Submitted: auto-replied", "X-Auto-Response-Suppress: All"]
+    lines.append("MIME-Version: 1.0")
+    return lines
+
+
+def _required_id(message_id: str) -> str:
+    clean = headers.clean_msg_id(message_id)
+    if not clean:
+        raise InvalidRequest(f"message id {message_id!r} is not <left@right>")
+    return clean
+
+
+def _body(mail: OutgoingMail, boundary: str) -> str:
+    """Content headers and body: text, text+HTML alternatives, then attachments (mixed)."""
+    content = _text_part("plain", mail.text)
+    if mail.html:
+        content = _multipart("alternative", _boundary(), [content, _text_part("html", mail.html)])
+    if mail.attachments:
+        parts = [content, *(_attachment_part(a) for a in mail.attachments)]
+        content = _multipart("mixed", boundary, parts)
+    return content
+
+
+def _content_names(mail: OutgoingMail) -> list[str]:
+    """The top-level content headers `_body` writes: a multipart has no transfer encoding."""
+    single = not (mail.html or mail.attachments)
+    return ["content-type", "content-transfer-encoding"] if single else ["content-type"]
+
+
+def _boundary() -> str:
+    return f"=_maild_{secrets.token_hex(12)}"
+
+
+def _text_part(subtype: str, text: str) -> str:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii")
+    return (
+        f"Content-Type: text/{subtype}; charset=utf-8{CRLF}"
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+        + encoded.replace("\n", CRLF)
+        + ("" if encoded.endswith("\n") else CRLF)
+    )
+
+
+def _multipart(subtype: str, boundary: str, parts: list[str]) -> str:
+    for part in parts:
+        if boundary in part:  # a random 96-bit boundary in a body: write it anew
+            raise InvalidRequest("a body contains the MIME boundary; send it again")
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}{CRLF}'
+    body = "".join(f"--{boundary}{CRLF}{part}" for part in parts)
+    return head + body + f"--{boundary}--{CRLF}"
+
+
+def _attachment_part(attachment: OutgoingAttachment) -> str:
+    data = base64.encodebytes(attachment.data).decode("ascii").replace("\n", CRLF)
+    name = _filename_param(attachment.filename)
+    return (
+        f"Content-Type: {attachment.content_type}{CRLF}"
+        f"Content-Disposition: attachment; {name}{CRLF}"
+        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}" + data
+    )
+
+
+def _filename_param(filename: str) -> str:
+    """`filename="a.pdf"` for plain names, RFC 2231 `filename*=utf-8''...` for the rest."""
+    if filename and all(c in _FILENAME_SAFE for c in filename):
+        return f'filename="{filename}"'
+    return "filename*=utf-8''" + quote(filename.encode("utf-8"), safe="")
+
+
+def resent_headers(
+    sender: str, recipients: tuple[str, ...], message_id: str, date: datetime
+) -> bytes:
+    """RFC 5322 §3.6.6 trace of a resend, prepended to the bytes sent before."""
+    lines = [
+        "Resent-Date: " + format_datetime(date),
+        "Resent-From: " + headers.ascii_address(sender, "resent from address"),
+        headers.address_list("Resent-To", list(recipients)),
+        "Resent-Message-ID: " + _required_id(message_id),
+    ]
+    return (CRLF.join(lines) + CRLF).encode("ascii")
+
+
+# --- the check at the exit ----------------------------------------------------------------
+
+
+def check_generated(raw: bytes, mail: OutgoingMail, message_id: str) -> None:
+    """Refuse bytes that are not exactly the mail intended: 7-bit CRLF lines of legal length,
+    the top-level headers we wrote and no others, the recipients and subject of `mail`, and
+    parts with content headers only. Raises InvalidRequest; nothing is queued then."""
+    _check_lines(raw)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    names = [name.lower() for name in parsed]
+    if names != _expected_names(mail, message_id):
+        raise _refused(f"unexpected headers {names}")
+    if _addresses(parsed, "to") != list(mail.to) or _addresses(parsed, "cc") != list(mail.cc):
+        raise _refused("recipients differ from the request")
+    if str(parsed["subject"]) != mail.subject[: headers.MAX_TEXT]:
+        raise _refused("the subject does not read back as written")
+    if parsed["message-id"] != message_id:
+        raise _refused("the Message-ID does not read back as written")
+    for part in parsed.walk():
+        if part is not parsed and {n.lower() for n in part} - _PART_HEADERS:
+            raise _refused(f"a part carries headers {list(part.keys())}")
+
+
+def _expected_names(mail: OutgoingMail, message_id: str) -> list[str]:
+    written = _top_headers(mail, message_id, datetime.now(UTC))
+    names = [line.split(":", 1)[0].lower() for line in written]
+    return names + _content_names(mail)
+
+
+def _check_lines(raw: bytes) -> None:
+    if not raw.isascii() or b"\x00" in raw:
+        raise _refused("it is not 7-bit text")
+    body = raw.replace(b"\r\n", b"")
+    if b"\r" in body or b"\n" in body:
+        raise _refused("it has a bare CR or LF")
+    if any(len(line) > MAX_LINE_BYTES for line in raw.split(b"\r\n")):
+        raise _refused("a line is longer than 998 bytes")
+
+
+def _addresses(parsed: EmailMessage, name: str) -> list[str]:
+    found = []
+    for header in parsed.get_all(name, []):
+        found += [a.addr_spec.lower() for a in header.addresses]
+    return found
+
+
+def _refused(reason: str) -> InvalidRequest:
+    return InvalidRequest(f"the generated mail failed its check ({reason}); nothing was queued")
