@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from maild import __version__
 from maild.cli_mail import register as register_mail_commands
+from maild.cli_outbound import register as register_outbound_commands
 from maild.config import load_settings
 from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
@@ -70,7 +71,7 @@ COMMANDS: list[Command] = []
 _GROUP_HELP = {
     "config": "apply the config file to the database",
     "agent": "manage agents",
-    "ticket": "list and show tickets",
+    "ticket": "list, show, reply to, forward and resend tickets",
 }
 
 
@@ -295,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(*argument.flags, **argument.options)
         sub.set_defaults(handler=cmd.handler)
     register_mail_commands(root)  # ingest, inspect, reprocess, bounces
+    register_outbound_commands(groups["ticket"])  # ticket reply, forward, resend, new
     return parser
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from maild.ingest.imap import AfterCommit, poll_imap
 from maild.ingest.pipeline import BATCH_MESSAGES, Pipeline
 from maild.ingest.spool import Spooled
-from maild.runtime import build_pipeline
+from maild.outbound.delivery import run_delivery
+from maild.runtime import build_distributor, build_pipeline
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.values import InboundState
@@ -34,7 +35,14 @@ def services(settings: Settings) -> list[Service]:
     running: list[Service] = []
     if settings.imap:
         running.append(imap_pollers)
+    if settings.outbound.enabled:
+        running.append(delivery_service)
     return running
+
+
+async def delivery_service(settings: Settings, store: Store, stop: asyncio.Event) -> None:
+    """Drain the outbox to the relay or to `.eml` files (maild.outbound.delivery)."""
+    await run_delivery(store, settings.outbound, build_distributor(settings), stop)
 
 
 async def imap_pollers(settings: Settings, store: Store, stop: asyncio.Event) -> None:

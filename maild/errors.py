@@ -57,3 +57,12 @@ class ImapAuthError(ImapError):
 class ImapMessageError(ImapError):
     """One message cannot be taken (gone, over the size limit, refused by the database); it
     is left in its folder and the others go on."""
+
+
+class DeliveryFailed(MaildError):
+    """The relay did not take an outgoing mail: `permanent` for a 5xx answer, else a 4xx or a
+    connection fault that is worth another try."""
+
+    def __init__(self, reason: str, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent

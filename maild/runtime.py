@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from maild.errors import StorageError
 from maild.ingest.apply import ApplyContext
 from maild.ingest.pipeline import Pipeline
+from maild.outbound.replies import OutboundContext
+from maild.outbound.templates import department_overrides
 from maild.provision import apply_config
 from maild.routing import RoundRobin
 from maild.settings import Settings
@@ -71,3 +73,14 @@ def build_apply_context(settings: Settings) -> ApplyContext:
 
 def build_pipeline(settings: Settings, store: Store) -> Pipeline:
     return Pipeline(store, build_apply_context(settings))
+
+
+def build_outbound_context(settings: Settings) -> OutboundContext:
+    """What replies, forwards, resends and agent-created tickets need (maild.outbound)."""
+    return OutboundContext(
+        outbound=settings.outbound,
+        tickets=settings.tickets,
+        autoresponder=settings.autoresponder,
+        distributor=build_distributor(settings),
+        templates=department_overrides(settings.departments),
+    )

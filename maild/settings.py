@@ -32,6 +32,7 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class OutboundSettings:
+    enabled: bool = True  # run the delivery worker in `maild serve`
     relay: str = ""  # host:port; empty = write .eml files to outbox_dir
     relay_security: RelaySecurity = RelaySecurity.STARTTLS
     relay_username: str = ""  # empty = no AUTH
