@@ -211,8 +211,10 @@ def test_attachments_are_sent_with_their_names() -> None:
 
 def test_forward_carries_the_message_and_its_attachments() -> None:
     forwarded = MessageFacts(
-        **{**ANSWERED.__dict__, "attachments": (OutgoingAttachment("log.txt", "text/plain",
-                                                                   b"lines"),)}  # fmt: skip
+        **{
+            **ANSWERED.__dict__,
+            "attachments": (OutgoingAttachment("log.txt", "text/plain", b"lines"),),
+        }  # fmt: skip
     )
     mail = compose_forward(TICKET, forwarded, ForwardRequest(to="vendor@partner.example",
                            note="See below"), AGENT, Templates(), 100)  # fmt: skip
@@ -230,8 +232,9 @@ def test_forward_carries_the_message_and_its_attachments() -> None:
         ReplyRequest(body="x", subject="hi\r\nBcc: victim@evil.example"),
         ReplyRequest(body="x", to="carol@customer.example\r\nBcc: victim@evil.example"),
         ReplyRequest(body="x", cc="Eve\r\nBcc: victim@evil.example <e@x.example>"),
-        ReplyRequest(body="x", attachments=(Upload("a\r\nBcc: victim@evil.example", "text/plain",
-                                                   b"x"),)),  # fmt: skip
+        ReplyRequest(
+            body="x", attachments=(Upload("a\r\nBcc: victim@evil.example", "text/plain", b"x"),)
+        ),  # fmt: skip
     ],
 )
 def test_header_injection_from_a_user_is_refused(request_: ReplyRequest) -> None:

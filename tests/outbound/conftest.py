@@ -1,0 +1,224 @@
+"""A support desk for outbound tests and a real SMTP sink (aiosmtpd) on loopback.
+
+The sink records every envelope it accepts; `FaultyRelay` answers scripted faults first (a
+451, a 550, a connection dropped after DATA) and then accepts: fakes only to inject faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from maild.outbound.delivery import DeliveryWorker
+from maild.outbound.replies import OutboundContext
+from maild.outbound.transport import build_transport
+from maild.provision import apply_config
+from maild.routing import RoundRobin
+from maild.runtime import build_outbound_context, build_pipeline
+from maild.settings import (
+    AgentConfig,
+    BrandConfig,
+    DepartmentConfig,
+    GroupConfig,
+    MemberConfig,
+    OutboundSettings,
+    Settings,
+    TicketSettings,
+)
+from maild.store.db import Store
+from maild.store.models import Agent, Outbox, Ticket
+from maild.values import OutboxState, RelaySecurity
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    at: float
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class SinkHandler:
+    """Accepts every mail. `faults` are answered first, one per DATA: an SMTP reply string,
+    or "drop" to close the connection after the data without answering."""
+
+    received: list[Received] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            fault = self.faults.pop(0) if self.faults else ""
+        if fault == "drop":
+            session.transport.close()
+            return "421 dropped"  # never reaches the client: the connection is gone
+        if fault:
+            return fault
+        with self.lock:
+            self.received.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.monotonic()
+                )  # fmt: skip
+            )
+        return "250 OK"
+
+
+class Sink:
+    def __init__(self, handler: SinkHandler | None = None, **options: Any) -> None:
+        self.handler = handler or SinkHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     **options)  # fmt: skip
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    @property
+    def relay(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.received)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    running = Sink()
+    running.controller.start()
+    yield running
+    running.controller.stop()
+
+
+def desk_settings(db_url: str, relay: str = "", **outbound: Any) -> Settings:
+    """Department Support (support@example.com, brand Example, shipped autoresponder), group
+    Tier 1 with alice and bob."""
+    return Settings(
+        database=dataclasses.replace(Settings().database, url=db_url),
+        outbound=OutboundSettings(
+            relay=relay,
+            relay_security=RelaySecurity.NONE,
+            domain="example.com",
+            from_address="support@example.com",
+            retry_base_ms=1,
+            retry_cap_ms=5,
+            **outbound,
+        ),
+        tickets=TicketSettings(default_department="Support"),
+        brands=(BrandConfig("Example", "Example Support", "-- \nThe {{ brand.name }} team"),),
+        departments=(
+            DepartmentConfig(
+                "Support", ("support@example.com",), brand="Example", autoresponder=True
+            ),  # fmt: skip
+        ),
+        groups=(GroupConfig("Tier 1", "Support", (MemberConfig("alice"), MemberConfig("bob"))),),
+        agents=(
+            AgentConfig("alice", email="alice@example.com", display_name="Alice Example"),
+            AgentConfig("bob", email="bob@example.com"),
+        ),
+    )
+
+
+@dataclass
+class Desk:
+    store: Store
+    settings: Settings
+
+    @property
+    def ctx(self) -> OutboundContext:
+        return build_outbound_context(self.settings)
+
+    def ingest(self, raw: bytes, source: str = "test") -> Any:
+        from maild.ingest.sources import SourceMessage
+
+        (result,) = build_pipeline(self.settings, self.store).ingest([SourceMessage(source, raw)])
+        return result
+
+    def worker(self) -> DeliveryWorker:
+        return DeliveryWorker(self.store, self.settings.outbound, RoundRobin(),
+                              build_transport(self.settings.outbound))  # fmt: skip
+
+    def deliver(self, rounds: int = 50) -> None:
+        """Run the delivery worker until nothing is queued (retries included)."""
+
+        async def drain() -> None:
+            worker = self.worker()
+            try:
+                for _ in range(rounds):
+                    await worker.run_once()
+                    if not self.queued():
+                        return
+                    await asyncio.sleep(0.01)
+            finally:
+                await worker.transport.close()
+
+        asyncio.run(drain())
+
+    def queued(self) -> int:
+        with self.store.sessions() as session:
+            query = sa.select(sa.func.count()).where(Outbox.state == OutboxState.QUEUED)
+            return int(session.scalar(query) or 0)
+
+    def outbox(self) -> list[Outbox]:
+        with self.store.sessions() as session:
+            return list(session.scalars(sa.select(Outbox).order_by(Outbox.id)))
+
+    def agent(self, session: Any, name: str = "alice") -> Agent:
+        return session.scalars(sa.select(Agent).where(Agent.name == name)).one()
+
+    def ticket(self, session: Any, number: str = "SUP-000001") -> Ticket:
+        return session.scalars(sa.select(Ticket).where(Ticket.number == number)).one()
+
+
+@pytest.fixture
+def desk(store: Store, db_url: str, sink: Sink) -> Desk:
+    settings = desk_settings(db_url, relay=sink.relay)
+    with store.transaction() as session:
+        apply_config(session, settings, datetime.now(UTC))
+    return Desk(store, settings)
+
+
+NEW_REQUEST = b"""From: Carol Customer <carol@customer.example>
+To: support@example.com, Dave <dave@customer.example>
+Cc: Erin <erin@customer.example>
+Subject: Printer on floor 3 is on fire
+Date: Mon, 02 Mar 2026 08:55:00 +0000
+Message-ID: <req-1@customer.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello support,
+
+the printer on floor 3 shows error E42.
+
+Carol
+"""
