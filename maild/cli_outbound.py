@@ -88,14 +88,24 @@ def _common(parser: argparse.ArgumentParser, body: str = "--body") -> None:
     parser.add_argument("number", metavar="NUMBER", help="e.g. SUP-000123")
     parser.add_argument("--agent", required=True, metavar="NAME", help="who sends it")
     _body(parser, body)
-    parser.add_argument("--attach", action="append", default=[], metavar="FILE",
-                        help="attach a file (repeat for more)")  # fmt: skip
+    parser.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="attach a file (repeat for more)",
+    )
 
 
 def _body(parser: argparse.ArgumentParser, flag: str) -> None:
     parser.add_argument(flag, dest="body", default=None, help="the text")
-    parser.add_argument(f"{flag}-file", dest="body_file", default=None, metavar="FILE",
-                        help="read the text from FILE (- for stdin)")  # fmt: skip
+    parser.add_argument(
+        f"{flag}-file",
+        dest="body_file",
+        default=None,
+        metavar="FILE",
+        help="read the text from FILE (- for stdin)",
+    )
 
 
 def _addresses(parser: argparse.ArgumentParser, to_help: str) -> None:
@@ -105,8 +115,13 @@ def _addresses(parser: argparse.ArgumentParser, to_help: str) -> None:
 
 
 def _marks(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mark", choices=list(Status), default=Status.WAITING, type=Status,
-                        help="status after sending (default waiting)")  # fmt: skip
+    parser.add_argument(
+        "--mark",
+        choices=list(Status),
+        default=Status.WAITING,
+        type=Status,
+        help="status after sending (default waiting)",
+    )
     parser.add_argument("--follow-up", metavar="WHEN", help="ISO time: send and schedule")
     parser.add_argument("--follow-up-group", metavar="NAME", help="default: the ticket's group")
     parser.add_argument("--follow-up-agent", metavar="NAME", help="default: auto-assign")
@@ -129,13 +144,27 @@ def cmd_reply(settings: Settings, args: argparse.Namespace) -> int:
             save_draft(session, ticket, draft, agent=agent, now=_now())
             return _print({"ticket": ticket.number, "draft": "saved"})
         request = ReplyRequest(
-            body=body, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject,
-            reply_all=args.reply_all, canned=args.canned, attachments=_uploads(args.attach),
-        )  # fmt: skip
+            body=body,
+            to=args.to,
+            cc=args.cc,
+            bcc=args.bcc,
+            subject=args.subject,
+            reply_all=args.reply_all,
+            canned=args.canned,
+            attachments=_uploads(args.attach),
+        )
         answering = find_message(session, ticket, args.message) if args.message else None
         mark = _mark(session, args, ticket.group_id)
-        sent = send_reply(session, ticket, request, agent=agent, ctx=ctx, now=_now(),
-                          mark=mark, answering=answering)  # fmt: skip
+        sent = send_reply(
+            session,
+            ticket,
+            request,
+            agent=agent,
+            ctx=ctx,
+            now=_now(),
+            mark=mark,
+            answering=answering,
+        )
         return _print(_sent(ticket.number, sent, ticket.status))
 
 
@@ -148,10 +177,10 @@ def cmd_forward(settings: Settings, args: argparse.Namespace) -> int:
         agent = _named(session, Agent, args.agent)
         message = find_message(session, ticket, args.message)
         note = _read_body(args, required=False)
-        request = ForwardRequest(to=args.to, cc=args.cc, bcc=args.bcc, note=note,
-                                 attachments=_uploads(args.attach))  # fmt: skip
-        sent = forward_message(session, ticket, message, request, agent=agent, ctx=ctx,
-                               now=_now())  # fmt: skip
+        request = ForwardRequest(
+            to=args.to, cc=args.cc, bcc=args.bcc, note=note, attachments=_uploads(args.attach)
+        )
+        sent = forward_message(session, ticket, message, request, agent=agent, ctx=ctx, now=_now())
         return _print(_sent(ticket.number, sent, ticket.status))
 
 
@@ -161,8 +190,9 @@ def cmd_resend(settings: Settings, args: argparse.Namespace) -> int:
         ticket = get_ticket(session, args.number)
         agent = _named(session, Agent, args.agent)
         message = find_message(session, ticket, args.message, direction=Direction.OUT)
-        sent = resend_message(session, ticket, message, agent=agent, ctx=ctx, now=_now(),
-                              recipients=args.to)  # fmt: skip
+        sent = resend_message(
+            session, ticket, message, agent=agent, ctx=ctx, now=_now(), recipients=args.to
+        )
         return _print(_sent(ticket.number, sent, ticket.status))
 
 
@@ -172,11 +202,17 @@ def cmd_new(settings: Settings, args: argparse.Namespace) -> int:
         agent = _named(session, Agent, args.agent)
         group = _named(session, Group, args.group)
         request = NewTicketRequest(
-            group_id=group.id, customer=args.customer, subject=args.subject,
-            body=_read_body(args), incoming=args.incoming,
+            group_id=group.id,
+            customer=args.customer,
+            subject=args.subject,
+            body=_read_body(args),
+            incoming=args.incoming,
             agent_id=_named(session, Agent, args.assign).id if args.assign else None,
-            cc=args.cc, bcc=args.bcc, priority=args.priority, attachments=_uploads(args.attach),
-        )  # fmt: skip
+            cc=args.cc,
+            bcc=args.bcc,
+            priority=args.priority,
+            attachments=_uploads(args.attach),
+        )
         mark = None if args.incoming else _mark(session, args, group.id)
         ticket = create_ticket(session, request, agent=agent, ctx=ctx, now=_now(), mark=mark)
         return _print({"ticket": ticket.number, "status": ticket.status.value})
@@ -195,8 +231,12 @@ def _print(record: dict[str, Any]) -> int:
 
 
 def _sent(number: str, sent: Sent, status: Status) -> dict[str, Any]:
-    return {"ticket": number, "message_id": sent.message_id, "outbox": sent.outbox_id,
-            "status": status.value}  # fmt: skip
+    return {
+        "ticket": number,
+        "message_id": sent.message_id,
+        "outbox": sent.outbox_id,
+        "status": status.value,
+    }
 
 
 def _named(session: Session, model: type[Agent] | type[Group], name: str) -> Any:
@@ -242,8 +282,9 @@ def _mark(session: Session, args: argparse.Namespace, group_id: int) -> Mark:
             _named(session, Group, args.follow_up_group).id if args.follow_up_group else group_id
         )
         agent = _named(session, Agent, args.follow_up_agent).id if args.follow_up_agent else None
-        return Mark(followup=FollowUp(at=at, group_id=group, agent_id=agent,
-                                      note=args.follow_up_note))  # fmt: skip
+        return Mark(
+            followup=FollowUp(at=at, group_id=group, agent_id=agent, note=args.follow_up_note)
+        )
     if args.transfer_group:
         group = _named(session, Group, args.transfer_group).id
         agent = _named(session, Agent, args.transfer_agent).id if args.transfer_agent else None

@@ -78,8 +78,13 @@ def create_ticket(
     if request.incoming:
         _record_incoming(session, opened, group, request, customer, ctx, now)
     else:
-        reply = ReplyRequest(body=request.body, to=customer, cc=request.cc, bcc=request.bcc,
-                             attachments=request.attachments)  # fmt: skip
+        reply = ReplyRequest(
+            body=request.body,
+            to=customer,
+            cc=request.cc,
+            bcc=request.bcc,
+            attachments=request.attachments,
+        )
         send_reply(session, opened, reply, agent=agent, ctx=ctx, now=now, mark=mark)
     return opened
 
@@ -127,8 +132,9 @@ def _record_incoming(
 # --- forward and resend -------------------------------------------------------------------
 
 
-def find_message(session: Session, ticket: Ticket, message_id: str = "", *,
-                 direction: Direction | None = None) -> Message:  # fmt: skip
+def find_message(
+    session: Session, ticket: Ticket, message_id: str = "", *, direction: Direction | None = None
+) -> Message:
     """The ticket's message with this Message-ID, or (none given) its newest message in
     `direction`."""
     query = sa.select(Message).where(Message.ticket_id == ticket.id)

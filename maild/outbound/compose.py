@@ -138,10 +138,11 @@ def check_uploads(uploads: tuple[Upload, ...], limit: int) -> tuple[OutgoingAtta
                 f"the limit is {limit} bytes ([outbound] max_attachment_bytes)"
             )
     return tuple(
-        OutgoingAttachment(clean_user_text("attachment file name", u.filename), u.content_type,
-                           u.data)
+        OutgoingAttachment(
+            clean_user_text("attachment file name", u.filename), u.content_type, u.data
+        )
         for u in uploads
-    )  # fmt: skip
+    )
 
 
 # --- template values ----------------------------------------------------------------------

@@ -107,8 +107,9 @@ def record(
     if error is None:
         row.state, row.sent_at, row.last_error = OutboxState.SENT, now, ""
         if result.refused:
-            _ticket_failed(session, row, f"refused by the relay: {', '.join(result.refused)}",
-                           distributor, now)  # fmt: skip
+            _ticket_failed(
+                session, row, f"refused by the relay: {', '.join(result.refused)}", distributor, now
+            )
         return
     row.last_error = str(error)[:2000]
     if error.permanent or result.attempts >= settings.max_attempts:
@@ -130,9 +131,13 @@ def _ticket_failed(
         return  # a notification to agents belongs to no ticket; the row keeps the reason
     detail = f"outbox {row.id} to {', '.join(row.recipients)}: {reason}"[:2000]
     apply_bounce(
-        session, ticket, distributor=distributor, now=now, action=Action.DELIVERY_FAILED,
+        session,
+        ticket,
+        distributor=distributor,
+        now=now,
+        action=Action.DELIVERY_FAILED,
         detail=detail,
-    )  # fmt: skip
+    )
 
 
 class DeliveryWorker:

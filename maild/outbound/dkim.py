@@ -11,8 +11,19 @@ from maild.errors import ConfigError
 from maild.settings import OutboundSettings
 
 # The headers a reader trusts; signing them makes any change to them break the signature.
-SIGNED_HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to",
-                  b"references", b"mime-version", b"content-type", b"auto-submitted")  # fmt: skip
+SIGNED_HEADERS = (
+    b"from",
+    b"to",
+    b"cc",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"in-reply-to",
+    b"references",
+    b"mime-version",
+    b"content-type",
+    b"auto-submitted",
+)
 
 
 class DkimSigner:

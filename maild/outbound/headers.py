@@ -158,8 +158,9 @@ def mailbox(name: str, address: str) -> str:
 
 
 def address_list(name: str, mailboxes: list[str]) -> str:
-    return _fold(name, [m + ("," if i < len(mailboxes) - 1 else "") for i, m in
-                        enumerate(mailboxes)])  # fmt: skip
+    return _fold(
+        name, [m + ("," if i < len(mailboxes) - 1 else "") for i, m in enumerate(mailboxes)]
+    )
 
 
 def msg_ids(name: str, ids: list[str]) -> str:

@@ -34,10 +34,14 @@ def compose_queue_alert(
 ) -> OutgoingMail:
     """The alert to `recipients` (the group's agents, managers), sent by `from_address`."""
     tickets = [
-        {"number": t.number, "subject": clean_mail_text(t.subject), "priority": t.priority,
-         "waiting_minutes": t.waiting_minutes}
+        {
+            "number": t.number,
+            "subject": clean_mail_text(t.subject),
+            "priority": t.priority,
+            "waiting_minutes": t.waiting_minutes,
+        }
         for t in alert.tickets
-    ]  # fmt: skip
+    ]
     values = {
         "group": {"name": alert.group},
         "department": {"name": alert.department},

@@ -126,9 +126,14 @@ def _with_canned(session: Session, request: ReplyRequest) -> ReplyRequest:
 
 
 def apply_mark(
-    session: Session, ticket: Ticket, mark: Mark, *, actor: Actor, ctx: OutboundContext,
+    session: Session,
+    ticket: Ticket,
+    mark: Mark,
+    *,
+    actor: Actor,
+    ctx: OutboundContext,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     distributor = ctx.distributor
     if mark.followup is not None:
         schedule_followup(

@@ -84,7 +84,7 @@ class SinkHandler:
             self.received.append(
                 Received(
                     envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.monotonic()
-                )  # fmt: skip
+                )
             )
         return "250 OK"
 
@@ -93,8 +93,7 @@ class Sink:
     def __init__(self, handler: SinkHandler | None = None, **options: Any) -> None:
         self.handler = handler or SinkHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                     **options)  # fmt: skip
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def received(self) -> list[Received]:
@@ -138,7 +137,7 @@ def desk_settings(db_url: str, relay: str = "", **outbound: Any) -> Settings:
         departments=(
             DepartmentConfig(
                 "Support", ("support@example.com",), brand="Example", autoresponder=True
-            ),  # fmt: skip
+            ),
         ),
         groups=(GroupConfig("Tier 1", "Support", (MemberConfig("alice"), MemberConfig("bob"))),),
         agents=(
@@ -164,8 +163,12 @@ class Desk:
         return result
 
     def worker(self) -> DeliveryWorker:
-        return DeliveryWorker(self.store, self.settings.outbound, RoundRobin(),
-                              build_transport(self.settings.outbound))  # fmt: skip
+        return DeliveryWorker(
+            self.store,
+            self.settings.outbound,
+            RoundRobin(),
+            build_transport(self.settings.outbound),
+        )
 
     def deliver(self, rounds: int = 50) -> None:
         """Run the delivery worker until nothing is queued (retries included)."""

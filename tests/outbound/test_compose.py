@@ -4,6 +4,7 @@ only in the envelope, RFC 3834 headers on automatic mail, and the composition ru
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -105,8 +106,11 @@ def test_ambiguous_or_malformed_addresses_are_refused(address: str) -> None:
 
 def test_bcc_goes_to_the_envelope_and_never_into_headers() -> None:
     mail = _mail(cc=("Dave <dave@customer.example>",), bcc=("Boss@Example.com",))
-    assert mail.recipients == ("carol@customer.example", "dave@customer.example",
-                               "boss@example.com")  # fmt: skip
+    assert mail.recipients == (
+        "carol@customer.example",
+        "dave@customer.example",
+        "boss@example.com",
+    )
     raw = render(mail, MID, NOW)
     assert b"boss@example.com" not in raw.lower()
     parsed = _parsed(mail)
@@ -153,8 +157,11 @@ def test_reply_all_adds_the_answered_to_and_cc_minus_our_own() -> None:
 
 
 def test_cc_and_bcc_take_semicolon_or_comma_lists() -> None:
-    mail = _reply(ReplyRequest(body="x", cc='a@x.example; "Doe, Jane" <j@x.example>',
-                               bcc="b@x.example, c@x.example"))  # fmt: skip
+    mail = _reply(
+        ReplyRequest(
+            body="x", cc='a@x.example; "Doe, Jane" <j@x.example>', bcc="b@x.example, c@x.example"
+        )
+    )
     assert mail.cc == ("a@x.example", "j@x.example")
     assert mail.bcc == ("b@x.example", "c@x.example")
 
@@ -197,8 +204,9 @@ def test_text_and_html_parts_and_the_text_reads_on_its_own() -> None:
 def test_attachments_over_the_limit_are_refused() -> None:
     big = Upload("big.bin", "application/octet-stream", b"x" * 11)
     with pytest.raises(InvalidRequest, match="limit is 10 bytes"):
-        compose_reply(TICKET, None, ReplyRequest(body="x", attachments=(big,)), AGENT,
-                      Templates(), 10)  # fmt: skip
+        compose_reply(
+            TICKET, None, ReplyRequest(body="x", attachments=(big,)), AGENT, Templates(), 10
+        )
 
 
 def test_attachments_are_sent_with_their_names() -> None:
@@ -214,10 +222,16 @@ def test_forward_carries_the_message_and_its_attachments() -> None:
         **{
             **ANSWERED.__dict__,
             "attachments": (OutgoingAttachment("log.txt", "text/plain", b"lines"),),
-        }  # fmt: skip
+        }
     )
-    mail = compose_forward(TICKET, forwarded, ForwardRequest(to="vendor@partner.example",
-                           note="See below"), AGENT, Templates(), 100)  # fmt: skip
+    mail = compose_forward(
+        TICKET,
+        forwarded,
+        ForwardRequest(to="vendor@partner.example", note="See below"),
+        AGENT,
+        Templates(),
+        100,
+    )
     assert mail.subject == "[#SUP-000001] Fwd: Printer broken"
     assert "It prints nothing." in mail.text and "See below" in mail.text
     assert [a.filename for a in mail.attachments] == ["log.txt"]
@@ -234,7 +248,7 @@ def test_forward_carries_the_message_and_its_attachments() -> None:
         ReplyRequest(body="x", cc="Eve\r\nBcc: victim@evil.example <e@x.example>"),
         ReplyRequest(
             body="x", attachments=(Upload("a\r\nBcc: victim@evil.example", "text/plain", b"x"),)
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_header_injection_from_a_user_is_refused(request_: ReplyRequest) -> None:
@@ -243,17 +257,14 @@ def test_header_injection_from_a_user_is_refused(request_: ReplyRequest) -> None
 
 
 def test_a_brand_from_name_with_a_line_break_is_refused() -> None:
-    ticket = TicketFacts(**{**TICKET.__dict__, "from_name": "Us\r\nBcc: victim@evil.example"})
+    ticket = replace(TICKET, from_name="Us\r\nBcc: victim@evil.example")
     with pytest.raises(InvalidRequest, match="single line"):
         compose_reply(ticket, None, ReplyRequest(body="x"), AGENT, Templates(), 10)
 
 
 def test_mail_values_are_reduced_not_decoded_again() -> None:
     # CVE-2024-6923: text that is itself an encoded-word with CR LF must stay text.
-    ticket = TicketFacts(**{**TICKET.__dict__,
-                            "subject": "=?utf-8?q?x=0D=0ABcc:_victim@evil.example?=\x1b[2J"})  # fmt: skip
-    parsed = _parsed(_reply(ReplyRequest(body="x"), None))
-    assert parsed["Bcc"] is None
+    ticket = replace(TICKET, subject="=?utf-8?q?x=0D=0ABcc:_victim@evil.example?=\x1b[2J")
     parsed = _parsed(compose_reply(ticket, None, ReplyRequest(body="x"), AGENT, Templates(), 10))
     assert parsed["Bcc"] is None and "\x1b" not in parsed["Subject"]
     assert "=?" not in parsed["Subject"]
@@ -262,9 +273,9 @@ def test_mail_values_are_reduced_not_decoded_again() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300), st.text(max_size=60))
 def test_any_subject_and_name_round_trip_as_one_clean_header(subject: str, name: str) -> None:
-    ticket = TicketFacts(**{**TICKET.__dict__, "subject": subject,
-                            "from_name": name.replace("\r", "").replace("\n", "").replace("\x00", "")})  # fmt: skip
+    one_line = name.replace("\r", "").replace("\n", "").replace("\x00", "")
+    ticket = replace(TICKET, subject=subject, from_name=one_line)
     mail = compose_reply(ticket, None, ReplyRequest(body="x"), AGENT, Templates(), 10)
     parsed = _parsed(mail)  # check_generated passed: exactly our headers, subject as written
-    assert [k.lower() for k in parsed.keys()].count("subject") == 1
+    assert [k.lower() for k in parsed].count("subject") == 1
     assert parsed["Subject"] == mail.subject

@@ -40,8 +40,9 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 def _reply(desk: Desk, request: ReplyRequest, mark: Mark | None = None) -> str:
     with desk.store.transaction() as session:
         ticket = desk.ticket(session)
-        sent = send_reply(session, ticket, request, agent=desk.agent(session), ctx=desk.ctx,
-                          now=NOW, mark=mark)  # fmt: skip
+        sent = send_reply(
+            session, ticket, request, agent=desk.agent(session), ctx=desk.ctx, now=NOW, mark=mark
+        )
     return sent.message_id
 
 
@@ -84,8 +85,12 @@ def test_reply_reaches_the_requester_from_the_department_with_verp(
 def test_reply_all_with_cc_reaches_everyone_minus_our_own(opened: Desk, sink: Sink) -> None:
     mid = _reply(opened, ReplyRequest(body="All of you", reply_all=True, cc="frank@x.example"))
     got = _delivered(opened, sink, mid)
-    assert got.rcpt_tos == ["carol@customer.example", "dave@customer.example",
-                            "frank@x.example", "erin@customer.example"]  # fmt: skip
+    assert got.rcpt_tos == [
+        "carol@customer.example",
+        "dave@customer.example",
+        "frank@x.example",
+        "erin@customer.example",
+    ]
     assert got.message["To"] == "carol@customer.example, dave@customer.example"
     assert got.message["Cc"] == "frank@x.example, erin@customer.example"
     assert b"support@example.com" not in b" ".join(a.encode() for a in got.rcpt_tos)
@@ -125,8 +130,10 @@ def test_tag_typed_into_the_subject_is_not_doubled(opened: Desk, sink: Sink) -> 
 
 
 def test_attachments_arrive_with_names_and_bytes(opened: Desk, sink: Sink) -> None:
-    files = (Upload("manual.pdf", "application/pdf", b"%PDF-1.4 manual"),
-             Upload("Schaltplan ü.png", "image/png", b"\x89PNG\r\n"))  # fmt: skip
+    files = (
+        Upload("manual.pdf", "application/pdf", b"%PDF-1.4 manual"),
+        Upload("Schaltplan ü.png", "image/png", b"\x89PNG\r\n"),
+    )
     got = _delivered(opened, sink, _reply(opened, ReplyRequest(body="x", attachments=files)))
     parts = [(p.get_filename(), p.get_content()) for p in got.message.iter_attachments()]
     assert parts == [("manual.pdf", b"%PDF-1.4 manual"), ("Schaltplan ü.png", b"\x89PNG\r\n")]
@@ -145,8 +152,9 @@ def test_forward_sends_a_message_with_its_attachments(opened: Desk, sink: Sink) 
         ticket = opened.ticket(session)
         message = find_message(session, ticket, "<req-1@customer.example>")
         request = ForwardRequest(to="vendor@printers.example", note="Known issue?")
-        sent = forward_message(session, ticket, message, request, agent=opened.agent(session),
-                               ctx=opened.ctx, now=NOW)  # fmt: skip
+        sent = forward_message(
+            session, ticket, message, request, agent=opened.agent(session), ctx=opened.ctx, now=NOW
+        )
     got = _delivered(opened, sink, sent.message_id)
     assert got.rcpt_tos == ["vendor@printers.example"]
     assert got.message["Subject"] == "[#SUP-000001] Fwd: Printer on floor 3 is on fire"
@@ -162,8 +170,9 @@ def test_resend_sends_the_same_message_again_under_resent_headers(opened: Desk, 
     with opened.store.transaction() as session:
         ticket = opened.ticket(session)
         message = find_message(session, ticket, mid, direction=Direction.OUT)
-        resend_message(session, ticket, message, agent=opened.agent(session), ctx=opened.ctx,
-                       now=NOW)  # fmt: skip
+        resend_message(
+            session, ticket, message, agent=opened.agent(session), ctx=opened.ctx, now=NOW
+        )
     opened.deliver()
     again = [r for r in sink.received if r.message["Message-ID"] == mid]
     assert len(again) == 2
@@ -189,8 +198,9 @@ def test_the_sent_message_id_threads_the_customer_answer_into_the_ticket(
         assert opened.ticket(session).status is Status.ACTIVE  # re-opened by the answer
 
 
-@pytest.mark.parametrize("status", [Status.ACTIVE, Status.WAITING, Status.CLOSED,
-                                    Status.CLOSED_LOCKED])  # fmt: skip
+@pytest.mark.parametrize(
+    "status", [Status.ACTIVE, Status.WAITING, Status.CLOSED, Status.CLOSED_LOCKED]
+)
 def test_send_and_mark_sets_the_status_with_the_outbox_row(opened: Desk, status: Status) -> None:
     _reply(opened, ReplyRequest(body="x"), Mark(status=status))
     with opened.store.sessions() as session:
@@ -202,8 +212,11 @@ def test_send_and_mark_sets_the_status_with_the_outbox_row(opened: Desk, status:
 def test_send_and_schedule_follow_up_or_transfer(opened: Desk) -> None:
     with opened.store.sessions() as session:
         group_id = session.scalars(sa.select(Group.id)).one()
-    _reply(opened, ReplyRequest(body="x"),
-           Mark(followup=FollowUp(at=NOW + timedelta(days=1), group_id=group_id)))  # fmt: skip
+    _reply(
+        opened,
+        ReplyRequest(body="x"),
+        Mark(followup=FollowUp(at=NOW + timedelta(days=1), group_id=group_id)),
+    )
     with opened.store.sessions() as session:
         ticket = opened.ticket(session)
         assert ticket.status is Status.WAITING and ticket.followup_at == NOW + timedelta(days=1)
@@ -217,8 +230,11 @@ def test_send_and_schedule_follow_up_or_transfer(opened: Desk) -> None:
 
 def test_a_refused_reply_queues_nothing_and_changes_nothing(opened: Desk, sink: Sink) -> None:
     with pytest.raises(InvalidRequest):
-        _reply(opened, ReplyRequest(body="x", subject="hi\r\nBcc: victim@evil.example"),
-               Mark(Status.CLOSED))  # fmt: skip
+        _reply(
+            opened,
+            ReplyRequest(body="x", subject="hi\r\nBcc: victim@evil.example"),
+            Mark(Status.CLOSED),
+        )
     with opened.store.sessions() as session:
         assert opened.ticket(session).status is Status.ACTIVE
     assert len(opened.outbox()) == 1  # the autoresponse only
@@ -234,7 +250,7 @@ def test_a_refused_reply_queues_nothing_and_changes_nothing(opened: Desk, sink: 
         ReplyRequest(body="x", cc="carol@customer.example\r\nBcc: victim@evil.example"),
         ReplyRequest(
             body="x", attachments=(Upload("a.txt\r\nBcc: victim@evil.example", "text/plain", b"x"),)
-        ),  # fmt: skip
+        ),
     ],
     ids=["subject", "display-name", "address", "filename"],
 )
@@ -273,8 +289,12 @@ def test_canned_reply_is_inserted_before_the_body(opened: Desk, sink: Sink) -> N
 def test_agent_opens_an_outgoing_ticket(desk: Desk, sink: Sink) -> None:
     with desk.store.transaction() as session:
         group = session.scalars(sa.select(Group)).one()
-        request = NewTicketRequest(group_id=group.id, customer="dan@customer.example",
-                                   subject="Your order", body="It shipped.")  # fmt: skip
+        request = NewTicketRequest(
+            group_id=group.id,
+            customer="dan@customer.example",
+            subject="Your order",
+            body="It shipped.",
+        )
         ticket = create_ticket(session, request, agent=desk.agent(session), ctx=desk.ctx, now=NOW)
         assert ticket.status is Status.WAITING
     desk.deliver()
@@ -289,8 +309,13 @@ def test_agent_opens_an_incoming_ticket_and_the_autoresponder_answers(
 ) -> None:
     with desk.store.transaction() as session:
         group = session.scalars(sa.select(Group)).one()
-        request = NewTicketRequest(group_id=group.id, customer="ed@customer.example",
-                                   subject="Called about VPN", body="VPN drops.", incoming=True)  # fmt: skip
+        request = NewTicketRequest(
+            group_id=group.id,
+            customer="ed@customer.example",
+            subject="About VPN",
+            body="It drops.",
+            incoming=True,
+        )
         create_ticket(session, request, agent=desk.agent(session), ctx=desk.ctx, now=NOW)
     desk.deliver()
     (got,) = sink.received
