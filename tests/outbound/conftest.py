@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from maild.outbound.delivery import DeliveryWorker
+from maild.outbound.dkim import build_signer
 from maild.outbound.replies import OutboundContext
 from maild.outbound.transport import build_transport
 from maild.provision import apply_config
@@ -71,12 +73,20 @@ class SinkHandler:
     received: list[Received] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When `hold` is given, the first DATA sets `holding` and waits for `hold` (a relay that
+    # hangs mid-delivery), then keeps nothing.
+    hold: threading.Event | None = None
+    holding: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold is not None and not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
+            return "451 4.3.0 the client went away"
         with self.lock:
             fault = self.faults.pop(0) if self.faults else ""
         if fault == "drop":
-            session.transport.close()
+            server.transport.close()
             return "421 dropped"  # never reaches the client: the connection is gone
         if fault:
             return fault
@@ -124,13 +134,15 @@ def desk_settings(db_url: str, relay: str = "", **outbound: Any) -> Settings:
     return Settings(
         database=dataclasses.replace(Settings().database, url=db_url),
         outbound=OutboundSettings(
-            relay=relay,
-            relay_security=RelaySecurity.NONE,
-            domain="example.com",
-            from_address="support@example.com",
-            retry_base_ms=1,
-            retry_cap_ms=5,
-            **outbound,
+            **{
+                "relay": relay,
+                "relay_security": RelaySecurity.NONE,
+                "domain": "example.com",
+                "from_address": "support@example.com",
+                "retry_base_ms": 1,
+                "retry_cap_ms": 5,
+                **outbound,
+            }
         ),
         tickets=TicketSettings(default_department="Support"),
         brands=(BrandConfig("Example", "Example Support", "-- \nThe {{ brand.name }} team"),),
@@ -163,12 +175,9 @@ class Desk:
         return result
 
     def worker(self) -> DeliveryWorker:
-        return DeliveryWorker(
-            self.store,
-            self.settings.outbound,
-            RoundRobin(),
-            build_transport(self.settings.outbound),
-        )
+        outbound = self.settings.outbound
+        transport = build_transport(outbound)
+        return DeliveryWorker(self.store, outbound, RoundRobin(), transport, build_signer(outbound))
 
     def deliver(self, rounds: int = 50) -> None:
         """Run the delivery worker until nothing is queued (retries included)."""
@@ -225,3 +234,58 @@ the printer on floor 3 shows error E42.
 
 Carol
 """
+
+
+SERVE_CONFIG = """
+[database]
+url = "{url}"
+
+[smtp]
+enabled = false
+
+[api]
+enabled = false
+
+[outbound]
+relay = "{relay}"
+relay_security = "none"
+domain = "example.com"
+from_address = "support@example.com"
+retry_base_ms = 10
+retry_cap_ms = 50
+{extra}
+
+[tickets]
+default_department = "Support"
+
+[[departments]]
+name = "Support"
+addresses = ["support@example.com"]
+autoresponder = true
+
+[[groups]]
+name = "Tier 1"
+department = "Support"
+members = [{{ agent = "alice" }}]
+
+[[agents]]
+name = "alice"
+"""
+
+
+def serve(tmp_path: Any, url: str, relay: str, name: str = "maild", **extra: Any) -> Any:
+    """`maild serve` in a child process with its delivery worker alone (SMTP and API off)."""
+    import os
+    import subprocess
+    import sys
+
+    lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in extra.items())
+    config = tmp_path / f"{name}.toml"
+    config.write_text(SERVE_CONFIG.format(url=url, relay=relay, extra=lines))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "maild.cli", "--config", str(config), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / f"{name}.err", "wb"),  # noqa: SIM115 - closed with the process
+    )
