@@ -14,10 +14,12 @@ import binascii
 import secrets
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.headerregistry import HeaderRegistry
+from email.message import Message
 from email.utils import format_datetime
 from urllib.parse import quote
 
+from maild.addresses import parse_mailbox_list
 from maild.errors import InvalidRequest
 from maild.outbound import headers
 from maild.outbound.message import OutgoingAttachment, OutgoingMail
@@ -25,6 +27,7 @@ from maild.outbound.message import OutgoingAttachment, OutgoingMail
 CRLF = "\r\n"
 MAX_LINE_BYTES = 998  # RFC 5322 §2.1.1
 _PART_HEADERS = frozenset({"content-type", "content-transfer-encoding", "content-disposition"})
+_READER = HeaderRegistry()
 _FILENAME_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-()")
 
 
@@ -140,23 +143,28 @@ def resent_headers(
 
 def check_generated(raw: bytes, mail: OutgoingMail, message_id: str) -> None:
     """Refuse bytes that are not exactly the mail intended: 7-bit CRLF lines of legal length,
-    the top-level headers we wrote and no others, the recipients and subject of `mail`, and
-    parts with content headers only. Raises InvalidRequest; nothing is queued then."""
+    the top-level headers we wrote and no others, the recipients and subject of `mail` as a
+    reader decodes them, and parts with content headers only. Raises InvalidRequest; nothing
+    is queued then. (Read with the compat32 policy, which keeps values raw and is fast; the
+    three values a reader interprets go through the RFC 5322 header parser.)"""
     _check_lines(raw)
-    parsed = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
+    parsed = message_from_bytes(raw, policy=policy.compat32)
     names = [name.lower() for name in parsed]
     if names != _expected_names(mail, message_id):
         raise _refused(f"unexpected headers {names}")
     if _addresses(parsed, "to") != list(mail.to) or _addresses(parsed, "cc") != list(mail.cc):
         raise _refused("recipients differ from the request")
-    if str(parsed["subject"]) != mail.subject[: headers.MAX_TEXT]:
+    if str(_READER("subject", _unfold(parsed["subject"]))) != mail.subject[: headers.MAX_TEXT]:
         raise _refused("the subject does not read back as written")
     if parsed["message-id"] != message_id:
         raise _refused("the Message-ID does not read back as written")
     for part in parsed.walk():
         if part is not parsed and {n.lower() for n in part} - _PART_HEADERS:
-            raise _refused(f"a part carries headers {list(part.keys())}")
+            raise _refused(f"a part carries headers {part.keys()}")
+
+
+def _unfold(value: str) -> str:
+    return value.replace("\r\n", "").replace("\n", "")
 
 
 def _expected_names(mail: OutgoingMail, message_id: str) -> list[str]:
@@ -175,11 +183,14 @@ def _check_lines(raw: bytes) -> None:
         raise _refused("a line is longer than 998 bytes")
 
 
-def _addresses(parsed: EmailMessage, name: str) -> list[str]:
-    found = []
-    for header in parsed.get_all(name, []):
-        found += [a.addr_spec.lower() for a in header.addresses]
-    return found
+def _addresses(parsed: Message, name: str) -> list[str]:
+    value = parsed[name]
+    if value is None:
+        return []
+    mailboxes, unambiguous = parse_mailbox_list(_unfold(value))
+    if not unambiguous:
+        raise _refused(f"the {name} header does not read back as addresses")
+    return [box.address for box in mailboxes]
 
 
 def _refused(reason: str) -> InvalidRequest:

@@ -258,23 +258,36 @@ retry_cap_ms = 50
 [tickets]
 default_department = "Support"
 
+[[brands]]
+name = "Example"
+from_name = "Example Support"
+signature = "-- \\nThe {{{{ brand.name }}}} team"
+
 [[departments]]
 name = "Support"
 addresses = ["support@example.com"]
+brand = "Example"
 autoresponder = true
 
 [[groups]]
 name = "Tier 1"
 department = "Support"
-members = [{{ agent = "alice" }}]
+members = [{{ agent = "alice" }}, {{ agent = "bob" }}]
 
 [[agents]]
 name = "alice"
+email = "alice@example.com"
+display_name = "Alice Example"
+
+[[agents]]
+name = "bob"
+email = "bob@example.com"
 """
 
 
 def serve(tmp_path: Any, url: str, relay: str, name: str = "maild", **extra: Any) -> Any:
-    """`maild serve` in a child process with its delivery worker alone (SMTP and API off)."""
+    """`maild serve` in a child process with its delivery worker alone (SMTP and API off), on
+    the desk of `desk_settings` (so that starting it changes nothing in the database)."""
     import os
     import subprocess
     import sys
