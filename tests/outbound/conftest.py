@@ -211,12 +211,40 @@ class Desk:
         return session.scalars(sa.select(Ticket).where(Ticket.number == number)).one()
 
 
-@pytest.fixture
-def desk(store: Store, db_url: str, sink: Sink) -> Desk:
-    settings = desk_settings(db_url, relay=sink.relay)
+def make_desk(store: Store, db_url: str, relay: str, **outbound: Any) -> Desk:
+    settings = desk_settings(db_url, relay=relay, **outbound)
     with store.transaction() as session:
         apply_config(session, settings, datetime.now(UTC))
     return Desk(store, settings)
+
+
+@pytest.fixture
+def desk(store: Store, db_url: str, sink: Sink) -> Desk:
+    return make_desk(store, db_url, sink.relay)
+
+
+@pytest.fixture
+def sqlite_desk(sqlite_template: Any, tmp_path: Any, sink: Sink) -> Iterator[Desk]:
+    """The desk on SQLite only, for a mail PostgreSQL cannot store (see its test)."""
+    import shutil
+
+    shutil.copy(sqlite_template, tmp_path / "desk.db")
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    store = Store.open(url)
+    yield make_desk(store, url, sink.relay)
+    store.close()
+
+
+@pytest.fixture
+def postgres_desk(postgres_url: str, sink: Sink) -> Iterator[Desk]:
+    """The desk on PostgreSQL only: several processes share one database there (DESIGN §4)."""
+    from tests.conftest import truncate_all
+
+    store = Store.open(postgres_url)
+    truncate_all(store)
+    yield make_desk(store, postgres_url, sink.relay)
+    truncate_all(store)
+    store.close()
 
 
 NEW_REQUEST = b"""From: Carol Customer <carol@customer.example>

@@ -9,7 +9,6 @@ import base64
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from maild.routing import RoundRobin
 from maild.store.db import Store
 from maild.store.models import History, Outbox
 from maild.values import OutboxState, RelaySecurity, Status
-from tests.outbound.conftest import NEW_REQUEST, Desk, Sink, SinkHandler, desk_settings, serve
+from tests.outbound.conftest import NEW_REQUEST, Desk, Sink, SinkHandler, make_desk, serve
 
 NOW = datetime.now(UTC)
 
@@ -127,12 +126,7 @@ def test_without_a_relay_mail_is_written_as_eml_files(
 
 
 def _desk(store: Store, db_url: str, relay: str, **outbound: Any) -> Desk:
-    from maild.provision import apply_config
-
-    settings = desk_settings(db_url, relay=relay, **outbound)
-    with store.transaction() as session:
-        apply_config(session, settings, NOW)
-    return Desk(store, settings)
+    return make_desk(store, db_url, relay, **outbound)
 
 
 # --- STARTTLS, AUTH and DKIM ---------------------------------------------------------------
@@ -268,18 +262,12 @@ def test_a_killed_serve_loses_no_message(
     assert all(row.state is OutboxState.SENT for row in desk.outbox())
 
 
-@pytest.fixture
-def postgres_only(db_url: str) -> Iterator[str]:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several processes share one database on PostgreSQL (DESIGN §4)")
-    yield db_url
-
-
 @pytest.mark.slow
 def test_two_workers_on_postgresql_deliver_each_of_1000_mails_once(
-    store: Store, postgres_only: str, sink: Sink, tmp_path: Path
+    postgres_desk: Desk, sink: Sink, tmp_path: Path
 ) -> None:
-    desk = _desk(store, postgres_only, sink.relay)
+    desk = postgres_desk
+    url = desk.settings.database.url
     desk.ingest(NEW_REQUEST)
     mail = OutgoingMail("support@example.com", "[#SUP-000001] news", "x", ("carol@x.example",))
     with desk.store.transaction() as session:
@@ -288,7 +276,7 @@ def test_two_workers_on_postgresql_deliver_each_of_1000_mails_once(
             enqueue(session, ticket, mail, desk.settings.outbound, NOW)
     wanted = {_mid(desk, row) for row in desk.outbox()}
     assert len(wanted) == 1000
-    workers = [serve(tmp_path, postgres_only, sink.relay, name=f"w{n}") for n in range(2)]
+    workers = [serve(tmp_path, url, sink.relay, name=f"w{n}") for n in range(2)]
     try:
         received = sink.wait_for(1000, timeout=300)
     finally:
