@@ -5,13 +5,15 @@ file the wheel does not hold (migrations, templates) fails here and nowhere else
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.support import write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("installed")]
@@ -28,10 +30,50 @@ def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_wheel_holds_the_migrations(installed_maild: Path, maild_wheel: Path) -> None:
+def test_wheel_holds_the_migrations_and_the_templates(
+    installed_maild: Path, maild_wheel: Path
+) -> None:
     names = zipfile.ZipFile(maild_wheel).namelist()
     assert "maild/store/migrations/env.py" in names
     assert any(n.startswith("maild/store/migrations/versions/0001") for n in names)
+    shipped = sorted(p.name for p in (ROOT / "templates").glob("*.j2"))
+    assert shipped and all(f"maild/templates/{name}" in names for name in shipped)
+
+
+def test_installed_maild_answers_with_the_shipped_templates(
+    installed_maild: Path, tmp_path: Path
+) -> None:
+    # `autoresponder = true` and no text of its own: only the shipped templates can answer,
+    # and `maild serve` without a relay writes the answer to var/outbox as an .eml file.
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'desk.db'}")
+    text = config.read_text().replace(
+        'autoresponder_body = "Ticket {{ ticket.number }} is open."', "autoresponder = true"
+    )
+    config.write_text(
+        text + f'\n[outbound]\noutbox_dir = "{tmp_path / "outbox"}"\n'
+        "[smtp]\nenabled = false\n[api]\nenabled = false\n"
+    )
+    assert run(installed_maild, "--config", str(config), "init", cwd=tmp_path).returncode == 0
+    mail = FIXTURES / "flows" / "new-request.eml"
+    ingest = run(installed_maild, "--config", str(config), "ingest", str(mail), cwd=tmp_path)
+    assert json.loads(ingest.stdout)["outcome"] == "new_ticket", ingest.stderr
+    daemon = subprocess.Popen(
+        [str(installed_maild / "bin" / "maild"), "--config", str(config), "serve"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(600):
+            if list((tmp_path / "outbox").glob("*.eml")):
+                break
+            time.sleep(0.1)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(60)
+    (written,) = (tmp_path / "outbox").glob("*.eml")
+    data = written.read_text()
+    assert "We received your request" in data and "Auto-Submitted: auto-replied" in data
 
 
 def test_installed_maild_initialises_ingests_and_exports(

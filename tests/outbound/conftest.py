@@ -313,6 +313,16 @@ email = "bob@example.com"
 """
 
 
+def write_serve_config(
+    tmp_path: Any, url: str, relay: str, name: str = "maild", **extra: Any
+) -> Any:
+    """The desk of `desk_settings` as a config file (SMTP and API off)."""
+    lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in extra.items())
+    config = tmp_path / f"{name}.toml"
+    config.write_text(SERVE_CONFIG.format(url=url, relay=relay, extra=lines))
+    return config
+
+
 def serve(tmp_path: Any, url: str, relay: str, name: str = "maild", **extra: Any) -> Any:
     """`maild serve` in a child process with its delivery worker alone (SMTP and API off), on
     the desk of `desk_settings` (so that starting it changes nothing in the database)."""
@@ -320,9 +330,7 @@ def serve(tmp_path: Any, url: str, relay: str, name: str = "maild", **extra: Any
     import subprocess
     import sys
 
-    lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in extra.items())
-    config = tmp_path / f"{name}.toml"
-    config.write_text(SERVE_CONFIG.format(url=url, relay=relay, extra=lines))
+    config = write_serve_config(tmp_path, url, relay, name, **extra)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
     return subprocess.Popen(
         [sys.executable, "-m", "maild.cli", "--config", str(config), "serve"],
