@@ -58,7 +58,7 @@ def create_ticket(
 ) -> Ticket:
     """Open a ticket for a customer: outgoing (our mail goes to them, then `mark` applies) or
     incoming (their request is recorded and the department's autoresponder answers it)."""
-    (customer,) = _one(split_addresses(request.customer, "customer address"))
+    customer = _one_customer(request.customer)
     if not request.subject.strip() or not request.body.strip():
         raise InvalidRequest("a new ticket needs a subject and a message")
     group = get_group(session, request.group_id)
@@ -89,10 +89,11 @@ def create_ticket(
     return opened
 
 
-def _one(addresses: tuple[str, ...]) -> tuple[str]:
+def _one_customer(typed: str) -> str:
+    addresses = split_addresses(typed, "customer address")
     if len(addresses) != 1:
         raise InvalidRequest("a new ticket is for one customer address; put others in Cc")
-    return (addresses[0],)
+    return addresses[0]
 
 
 def _record_incoming(

@@ -113,14 +113,15 @@ def reply_recipients(
     ticket: TicketFacts, answered: MessageFacts | None, request: ReplyRequest
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(to, cc, bcc) of a reply."""
-    to = split_addresses(request.to, "to") or (ticket.requester,)
+    to = split_addresses(request.to, "to")
+    if not to and not ticket.requester:
+        raise InvalidRequest(f"ticket {ticket.number} has no requester address; give a To")
+    to = to or (ticket.requester,)
     cc = split_addresses(request.cc, "cc")
     if request.reply_all and answered is not None:
         mine = ticket.own_addresses
         to += tuple(a for a in (answered.sender, *answered.to) if _theirs(a, mine))
         cc += tuple(a for a in answered.cc if _theirs(a, mine))
-    if not to or to == ("",):
-        raise InvalidRequest(f"ticket {ticket.number} has no requester address; give --to")
     return to, cc, split_addresses(request.bcc, "bcc")
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest, NotFound
-from maild.outbound.compose import MessageFacts, ReplyRequest, compose_reply
+from maild.outbound.compose import ReplyRequest, compose_reply
 from maild.outbound.facts import agent_facts, message_facts, ticket_facts
 from maild.outbound.outbox import enqueue
 from maild.outbound.templates import Templates
@@ -154,10 +154,6 @@ def latest_customer_message(session: Session, ticket: Ticket) -> Message | None:
     newest = base.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
     incoming = newest.where(Message.direction == Direction.IN, Message.kind == Kind.NORMAL)
     return session.scalars(incoming).first() or session.scalars(newest).first()
-
-
-def answered_facts(message: Message | None) -> MessageFacts | None:
-    return message_facts(message) if message is not None else None
 
 
 # --- the one draft per ticket -------------------------------------------------------------

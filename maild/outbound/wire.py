@@ -132,7 +132,9 @@ def resent_headers(
     lines = [
         "Resent-Date: " + format_datetime(date),
         "Resent-From: " + headers.ascii_address(sender, "resent from address"),
-        headers.address_list("Resent-To", list(recipients)),
+        headers.address_list(
+            "Resent-To", [headers.ascii_address(r, "resent to address") for r in recipients]
+        ),
         "Resent-Message-ID: " + _required_id(message_id),
     ]
     return (CRLF.join(lines) + CRLF).encode("ascii")

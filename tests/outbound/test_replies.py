@@ -26,6 +26,7 @@ from maild.outbound import (
     save_draft,
     send_reply,
 )
+from maild.outbound.outbox import attachment_row
 from maild.store.models import CannedReply, Group, History, Message, Outbox
 from maild.tickets import lifecycle
 from maild.tickets.actors import Actor
@@ -143,11 +144,7 @@ def test_forward_sends_a_message_with_its_attachments(opened: Desk, sink: Sink) 
     with opened.store.transaction() as session:
         ticket = opened.ticket(session)
         incoming = find_message(session, ticket, "<req-1@customer.example>")
-        incoming.attachments.append(
-            __import__("maild.outbound.outbox", fromlist=["x"]).attachment_row(
-                "e42.log", "text/plain", b"E42 at 08:54"
-            )
-        )
+        incoming.attachments.append(attachment_row("e42.log", "text/plain", b"E42 at 08:54"))
     with opened.store.transaction() as session:
         ticket = opened.ticket(session)
         message = find_message(session, ticket, "<req-1@customer.example>")
