@@ -237,7 +237,7 @@ def _raw_bytes(session: Session, raw_id: int) -> bytes:
 
 
 def _envelope(row: Inbound) -> Envelope:
-    rcpt = tuple(row.envelope_to or ())
+    rcpt = tuple(a for a in row.envelope_to.split(",") if a)
     return Envelope(mail_from=row.envelope_from, rcpt_to=rcpt)
 
 

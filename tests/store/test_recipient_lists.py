@@ -1,5 +1,6 @@
-"""Recipients are kept as lists (migration 0002): in the outbox and in the spool's envelope, so
-a quoted local part with a comma stays one recipient; rows written before are converted."""
+"""Outbox recipients are kept as a list (migration 0002), so a quoted local part with a comma
+stays one recipient; rows queued before are converted. (The spool's envelope is the SMTP
+listener's, branch smtp.)"""
 
 from __future__ import annotations
 
@@ -9,11 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 
-from maild.ingest.spool import Envelope
-from maild.runtime import build_pipeline
-from maild.settings import Settings
 from maild.store.db import Store, alembic_config
-from maild.store.models import Inbound
 
 
 def _listed(value: Any) -> Any:
@@ -41,14 +38,3 @@ def test_rows_written_before_keep_their_recipients_as_lists(db_url: str) -> None
     finally:
         command.upgrade(config, "head")
         store.close()
-
-
-def test_the_spool_keeps_a_quoted_local_part_with_a_comma_as_one_recipient(
-    store: Store, db_url: str
-) -> None:
-    pipeline = build_pipeline(Settings(), store)
-    rcpt = ('"sales,eu"@example.com', "support@example.com")
-    spooled = pipeline.receive(b"Subject: x\r\n\r\nx\r\n", "smtp", Envelope("a@b.example", rcpt))
-    with store.sessions() as session:
-        row = session.get(Inbound, spooled.inbound_id)
-        assert row is not None and row.envelope_to == list(rcpt)

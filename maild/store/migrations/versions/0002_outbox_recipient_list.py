@@ -1,4 +1,4 @@
-"""outbox recipients and the spool's envelope recipients as JSON lists
+"""outbox recipients as a JSON list
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 # (table, column) holding recipients
-_COLUMNS = (("outbox", "recipients"), ("inbound", "envelope_to"))
+_COLUMNS = (("outbox", "recipients"),)
 
 
 def _to_list(table: str, column: str) -> None:
