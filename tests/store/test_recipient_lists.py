@@ -1,4 +1,4 @@
-"""Outbox recipients are kept as a list (migration 0002), so a quoted local part with a comma
+"""Outbox recipients are kept as a list (migration 0003), so a quoted local part with a comma
 stays one recipient; rows queued before are converted. (The spool's envelope is the SMTP
 listener's, branch smtp.)"""
 
@@ -20,7 +20,7 @@ def _listed(value: Any) -> Any:
 def test_rows_written_before_keep_their_recipients_as_lists(db_url: str) -> None:
     store = Store.open(db_url)
     config = alembic_config(store.engine)
-    command.downgrade(config, "0001")
+    command.downgrade(config, "0002")
     try:
         with store.engine.begin() as conn:
             conn.execute(

@@ -1,7 +1,7 @@
 """outbox recipients as a JSON list
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02 03:00:00
 
 A quoted local part may hold a comma (`"a,b"@example.com`), so a comma-joined string split
@@ -14,8 +14,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
