@@ -247,14 +247,15 @@ def test_a_killed_serve_loses_no_message(
     sink.handler.hold = threading.Event()  # the first DATA waits until the process is dead
     worker = serve(tmp_path, db_url, sink.relay, lease_seconds=1)
     try:
-        assert sink.handler.holding.wait(30), (tmp_path / "maild.err").read_text()
+        assert sink.handler.holding.wait(180), (tmp_path / "maild.err").read_text()
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
     finally:
         sink.handler.hold.set()
     worker = serve(tmp_path, db_url, sink.relay, lease_seconds=1)
     try:
-        received = sink.wait_for(len(wanted))
+        # Generous: a loaded machine takes a while to start a Python process.
+        received = sink.wait_for(len(wanted), timeout=180)
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
