@@ -86,10 +86,15 @@ def postgres_twin_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def maild_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """maild built as a wheel from this checkout, as `pip install .` would build it."""
+    """maild built as a wheel from a copy of this checkout's files, as `pip install .` would
+    build it. A copy, because setuptools reuses the checkout's `build/` folder: a file renamed
+    since the last local build would otherwise still be in the wheel."""
+    source = tmp_path_factory.mktemp("source") / "maild"
+    skip = shutil.ignore_patterns(".*", "build", "*.egg-info", "var", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=skip)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(source)],
         check=True,
         timeout=600,
     )
