@@ -237,8 +237,7 @@ def _raw_bytes(session: Session, raw_id: int) -> bytes:
 
 
 def _envelope(row: Inbound) -> Envelope:
-    rcpt = tuple(a for a in row.envelope_to.split(",") if a)
-    return Envelope(mail_from=row.envelope_from, rcpt_to=rcpt)
+    return Envelope(mail_from=row.envelope_from, rcpt_to=tuple(row.rcpt_to))
 
 
 def _finish(row: Inbound, applied: Applied, now: datetime) -> IngestResult:

@@ -95,7 +95,7 @@ def spool(
     values = {
         "source": source[:500],
         "envelope_from": envelope.mail_from,
-        "envelope_to": ",".join(envelope.rcpt_to),
+        "rcpt_to": list(envelope.rcpt_to),
         "message_key": key,
         "sha256": digest,
         "raw_id": store_raw(session, raw, digest),
