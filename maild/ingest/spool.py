@@ -31,6 +31,15 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """A mail as a transport hands it over, before the spool commit."""
+
+    raw: bytes
+    source: str  # "smtp:192.0.2.1", "lmtp", "imap:account/folder", a file path
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
 class Received:
     """A spooled mail handed to processing: its bytes, where they are stored, its envelope, and
     the department its transport assigned ("" = decided by its recipients)."""
