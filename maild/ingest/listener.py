@@ -2,7 +2,7 @@
 stopped with the daemon.
 
 aiosmtpd answers some refusals itself, before any hook runs (a SIZE over the limit at MAIL, too
-much data, a line too long); `_Replies` gives those replies their RFC 3463 enhanced codes and,
+much data); `_Session` gives those replies their RFC 3463 enhanced codes and,
 for LMTP, one copy per recipient. `Listener.close` stops accepting, lets every DATA that is being
 committed get its answer, then tells the remaining sessions 421 and closes them.
 """
@@ -24,22 +24,20 @@ from aiosmtpd.smtp import SMTP
 
 from maild.errors import ConfigError
 from maild.ingest.intake import Intake
-from maild.ingest.smtp import HeaderLimits, MailHandler, Recipients
+from maild.ingest.smtp import ContentLimits, MailHandler, Recipients
 from maild.settings import Settings
 
 log = logging.getLogger("maild.smtp")
 
 SHUTTING_DOWN = b"421 4.3.2 Service shutting down; try again later\r\n"
 TOO_BUSY = b"421 4.7.0 Too many connections; try again later\r\n"
+# aiosmtpd's own refusals -> the same refusal with an RFC 3463 enhanced status code.
 DATA_REFUSALS = {
-    # aiosmtpd's own replies -> the same refusal with an RFC 3463 enhanced status code.
     "552 Error: message size exceeds fixed maximum message size":
         "552 5.3.4 Message size exceeds fixed maximum message size",
     "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed maximum message size",
-    "500 Line too long (see RFC5321 4.5.3.1.6)":
-        "500 5.5.2 Line too long (RFC 5321 §4.5.3.1.6: at most {limit} bytes with CRLF)",
 }  # fmt: skip
-_AFTER_DATA = {"552 Error: Too much mail data", "500 Line too long (see RFC5321 4.5.3.1.6)"}
+_AFTER_DATA = {"552 Error: Too much mail data"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,6 @@ class SessionOptions:
 
     hostname: str
     max_message_bytes: int
-    max_line_bytes: int
     timeout_seconds: float
     tls: ssl.SSLContext | None = None
     proxy_protocol: bool = False
@@ -60,7 +57,6 @@ class _Session:
     class attributes set (aiosmtpd reads `line_length_limit` while it is constructed)."""
 
     line_length_limit: int
-    max_line_bytes: int
     open_sessions: set[Any]
     envelope: Any
 
@@ -75,7 +71,7 @@ class _Session:
     async def push(self, status: AnyStr) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         if text in DATA_REFUSALS:
-            reply = DATA_REFUSALS[text].format(limit=self.max_line_bytes)
+            reply = DATA_REFUSALS[text]
             # RFC 2033 §4.2: an LMTP client waits for one reply per recipient after DATA.
             copies = len(self.envelope.rcpt_tos) if self._per_recipient(text) else 1
             text = "\r\n".join([reply] * max(copies, 1))
@@ -134,10 +130,10 @@ class Listener:
     def _factory(self, base: type[SMTP]) -> Callable[[], asyncio.BaseProtocol]:
         options = self.options
         attributes = {
-            # aiosmtpd's reader limit: a longer line is refused after DATA (500 5.5.2); + 1
-            # for the transparent dot (RFC 5321 §4.5.2).
-            "line_length_limit": options.max_line_bytes + 1,
-            "max_line_bytes": options.max_line_bytes,
+            # aiosmtpd cuts "lines" at CRLF only, so a mail written with bare LF would be one
+            # long line: its reader may hold a whole mail (what DATA holds anyway), and the
+            # handler measures lines as mail parsers read them (`content_refusal`).
+            "line_length_limit": options.max_message_bytes + 2,
             "open_sessions": self.sessions,
         }
         cls = type(base.__name__, (base,), attributes)
@@ -228,12 +224,11 @@ async def run_listeners(
 
 def _listener(settings: Settings, shared: MailServices, lmtp: bool) -> Listener:
     smtp, limits = settings.smtp, settings.ingest
-    headers = HeaderLimits(limits.max_header_bytes, limits.max_headers)
-    handler = MailHandler(shared.intake, shared.recipients, headers, smtp.max_recipients, lmtp)
+    content = ContentLimits(limits.max_header_bytes, limits.max_headers, smtp.max_line_bytes)
+    handler = MailHandler(shared.intake, shared.recipients, content, smtp.max_recipients, lmtp)
     options = SessionOptions(
         hostname=host_name(smtp.hostname),
         max_message_bytes=limits.max_message_bytes,
-        max_line_bytes=smtp.max_line_bytes,
         timeout_seconds=smtp.timeout_seconds,
         # A Unix socket has neither a network to encrypt nor a balancer in front.
         tls=None if lmtp else tls_context(smtp.tls_cert, smtp.tls_key, settings.source),
