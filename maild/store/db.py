@@ -10,8 +10,9 @@ up the SMTP listener's commits. Any SQLAlchemy PostgreSQL URL works too.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue on this lock and are
+        # handed the database at once; SQLite's own busy handler (for other processes) sleeps
+        # in growing steps and would leave it idle between a commit and the next writer.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        )
         self._writers = sessionmaker(
             engine.execution_options(**{_WRITER: True}), expire_on_commit=False
         )
@@ -96,7 +103,7 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """One unit of work that may write: committed when the block ends, rolled back when it
         raises. On SQLite it holds the write lock from its first statement."""
-        with self._writers.begin() as session:
+        with self._write_lock, self._writers.begin() as session:
             yield session
 
     def close(self) -> None:
