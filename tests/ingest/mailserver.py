@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import smtplib
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,10 +61,16 @@ class MailServer:
     def start(self) -> None:
         self._thread.start()
         self._ready.wait()
-        while self._error is None and not _accepts(self.port):
+        while self._error is None and not (_accepts(self.port) and self._lmtp_accepts()):
             threading.Event().wait(0.02)
         if self._error is not None:
             raise self._error
+
+    def _lmtp_accepts(self) -> bool:
+        if not self.settings.lmtp.socket:
+            return True
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(self.settings.lmtp.socket) == 0
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
