@@ -21,9 +21,11 @@ OTHER = "Support@example.com"  # a second accepted recipient (addresses match ca
 @pytest.fixture
 def server(store: Store, db_url: str) -> Iterator[MailServer]:
     # A Unix socket path must stay short (108 bytes): not under pytest's long tmp_path.
-    with tempfile.TemporaryDirectory(prefix="maild-") as directory:
-        with running(server_settings(db_url, Path(directory)), store) as server:
-            yield server
+    with (
+        tempfile.TemporaryDirectory(prefix="maild-") as directory,
+        running(server_settings(db_url, Path(directory)), store) as server,
+    ):
+        yield server
 
 
 def _send_to_two(client: smtplib.LMTP, raw: bytes) -> list[tuple[int, bytes]]:
