@@ -11,13 +11,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from maild.store.db import Store
-from maild.store.models import Inbound, Message, Ticket
+from maild.store.models import Department, Group, Inbound, Message, Ticket
 from maild.values import Direction, InboundState
 from tests.daemon import MaildProcess, free_port, maild_command
 from tests.support import write_config
@@ -212,3 +213,46 @@ def test_two_daemons_on_one_postgresql_database_share_the_work(
     assert tickets == total
     processed_by = [daemon.log().count("maild.mail: mail id=") for daemon in daemons]
     assert sum(processed_by) == total and all(processed_by), processed_by
+
+
+def _tickets(url: str, count: int) -> None:
+    """`count` tickets in the Support desk's queue, written in one statement."""
+    store = Store.open(url)
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        department, brand, group = session.execute(
+            sa.select(Department.id, Department.brand_id, Group.id).join(Group)
+        ).one()
+        rows = [
+            {"number": f"OLD-{n:06d}", "brand_id": brand, "department_id": department,
+             "group_id": group, "subject": f"Old request {n}", "requester": f"o{n}@x.example",
+             "created_at": now, "last_action_at": now, "response_clock_at": now}
+            for n in range(count)
+        ]  # fmt: skip
+        session.execute(sa.insert(Ticket), rows)
+    store.close()
+
+
+def test_smtp_answers_while_export_streams_10000_tickets_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'maild.db'}"
+    config = write_config(tmp_path, url)
+    init = subprocess.run(maild_command(config, "init"), capture_output=True, timeout=120)
+    assert init.returncode == 0, init.stderr.decode()
+    _tickets(url, 10_000)
+    with MaildProcess.start(config, tmp_path, smtp_port=free_port(), init=False) as daemon:
+        export = subprocess.Popen(maild_command(config, "export"), stdout=subprocess.PIPE)
+        assert export.stdout is not None
+        first = export.stdout.readline()  # its transaction is open; unread, it stalls mid-way
+        latencies = []
+        # A client timeout well below SQLite's 30 s busy timeout: a commit that waited for the
+        # export's lock would fail here rather than after half a minute.
+        with daemon.smtp(timeout=10) as client:
+            for n in range(20):
+                start = time.monotonic()
+                assert client.sendmail(f"c{n}@customer.example", [SUPPORT], mail(n)) == {}
+                latencies.append(time.monotonic() - start)
+        assert export.poll() is None, "the export finished before the mail was sent"
+        rest, _ = export.communicate(timeout=300)
+    assert export.returncode == 0
+    assert len([first, *rest.splitlines()]) == 10_000
+    print(f"slowest 250 while the export streamed: {max(latencies) * 1000:.0f} ms")
