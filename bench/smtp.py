@@ -79,7 +79,8 @@ def serve_bare(path: str, port: int) -> None:
     async def main() -> None:
         handler = AppendWithFsync(path)
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: SMTP(handler, hostname="bench"), "127.0.0.1", port)
+        factory = lambda: SMTP(handler, hostname="bench")  # noqa: E731
+        server = await loop.create_server(factory, "127.0.0.1", port)
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()

@@ -233,7 +233,7 @@ def source_of(session: SmtpSession, lmtp: bool) -> str:
     proxy = session.proxy_data
     peer: Any = proxy.src_addr if proxy is not None and proxy.src_addr else session.peer
     host = peer[0] if isinstance(peer, tuple) and peer else peer
-    return f"smtp:{host}" if isinstance(host, str) and host else "smtp"
+    return f"smtp:{host}" if host else "smtp"  # an IP address object or a string
 
 
 def _printable(text: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import smtplib
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,3 +281,56 @@ def with_limits(settings: Settings, **limits: int) -> Settings:
 
 def _connect(server: MailServer) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate and key for 127.0.0.1, made with the openssl command."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_starttls_is_offered_with_a_certificate_and_mail_flows_over_it(
+    store: Store, db_url: str, tmp_path: Path, certificate: tuple[str, str]
+) -> None:
+    cert, key = certificate
+    settings = server_settings(db_url, tmp_path, tls_cert=cert, tls_key=key)
+    context = ssl.create_default_context(cafile=cert)
+    context.check_hostname = False
+    with running(settings, store) as server, server.smtp() as client:
+        client.ehlo("client.example")
+        assert "starttls" in client.esmtp_features
+        assert client.starttls(context=context)[0] == 220
+        client.ehlo("client.example")
+        assert "starttls" not in client.esmtp_features
+        assert client.sendmail("carol@customer.example", [SUPPORT], mail(16)) == {}
+    assert server.spooled() == [mail(16)]
+
+
+class _BehindBalancer(smtplib.SMTP):
+    """A client whose connection starts with the PROXY header a load balancer writes."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)
+        sock.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 25\r\n")
+        return sock
+
+
+def test_behind_a_proxy_the_source_is_the_client_it_names(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    settings = server_settings(db_url, tmp_path, proxy_protocol=True, timeout_seconds=3)
+    with running(settings, store) as server:
+        with _BehindBalancer("127.0.0.1", server.port, timeout=30) as client:
+            assert client.sendmail("carol@customer.example", [SUPPORT], mail(17)) == {}
+        # Without the header there is no greeting; the connection is closed at the timeout.
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            server.smtp()
+        (row,) = server.rows()
+    assert row.source == "smtp:198.51.100.7"
