@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from maild.store.db import Store
 from maild.store.models import Department, Group, Inbound, Message, Ticket
 from maild.values import Direction, InboundState
-from tests.daemon import MaildProcess, free_port, maild_command
+from tests.daemon import MaildProcess, clean_env, free_port, maild_command
 from tests.support import write_config
 
 SUPPORT = "support@example.com"
@@ -256,3 +257,19 @@ def test_smtp_answers_while_export_streams_10000_tickets_on_sqlite(tmp_path: Pat
     assert export.returncode == 0
     assert len([first, *rest.splitlines()]) == 10_000
     print(f"slowest 250 while the export streamed: {max(latencies) * 1000:.0f} ms")
+
+
+def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'maild.db'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"MAILD_SMTP_LISTEN": f"127.0.0.1:{port}"}
+        init = subprocess.run(maild_command(config, "init"), env=clean_env(env), timeout=120,
+                              capture_output=True)  # fmt: skip
+        assert init.returncode == 0
+        daemon = MaildProcess.spawn(config, tmp_path, port, env)
+        code = daemon.process.wait(timeout=120)
+    assert code == 2
+    assert f"smtp.listen: cannot listen on 127.0.0.1:{port}: Address already in use" in daemon.log()

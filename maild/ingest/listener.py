@@ -15,7 +15,8 @@ import os
 import socket
 import ssl
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, AnyStr
 
@@ -203,23 +204,32 @@ async def run_listeners(
 ) -> None:
     """Serve SMTP on `[smtp] listen` and LMTP on `[lmtp] socket` (as configured) until `stop`
     is set; then close them and wait until every mail they handed over is committed."""
-    listeners = []
-    if settings.smtp.enabled:
-        host, _, port = settings.smtp.listen.rpartition(":")
-        smtp = _listener(settings, shared, lmtp=False)
-        await smtp.start_tcp(host.strip("[]"), int(port))
-        log.info("SMTP listening on %s", settings.smtp.listen)
-        listeners.append(smtp)
-    if settings.lmtp.socket:
-        lmtp = _listener(settings, shared, lmtp=True)
-        await lmtp.start_unix(settings.lmtp.socket)
-        log.info("LMTP listening on %s", settings.lmtp.socket)
-        listeners.append(lmtp)
+    listeners: list[Listener] = []
     try:
+        if settings.smtp.enabled:
+            listeners.append(smtp := _listener(settings, shared, lmtp=False))
+            host, _, port = settings.smtp.listen.rpartition(":")
+            with _listening(settings.source, "smtp.listen", settings.smtp.listen):
+                await smtp.start_tcp(host.strip("[]"), int(port))
+        if settings.lmtp.socket:
+            listeners.append(lmtp := _listener(settings, shared, lmtp=True))
+            with _listening(settings.source, "lmtp.socket", settings.lmtp.socket):
+                await lmtp.start_unix(settings.lmtp.socket)
         await stop.wait()
     finally:
         await asyncio.gather(*(listener.close(grace_seconds) for listener in listeners))
         await shared.intake.drain()
+
+
+@contextmanager
+def _listening(source: str, key: str, where: str) -> Iterator[None]:
+    """A port in use or a missing directory is the admin's to fix: a one-line config error."""
+    try:
+        yield
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(source, key, f"cannot listen on {where}: {reason}") from exc
+    log.info("%s listening on %s", "LMTP" if key.startswith("lmtp") else "SMTP", where)
 
 
 def _listener(settings: Settings, shared: MailServices, lmtp: bool) -> Listener:
