@@ -32,7 +32,7 @@ def test_rows_spooled_before_the_list_are_split_as_they_were_read(
     store: Store, now: datetime
 ) -> None:
     config = alembic_config(store.engine)
-    command.downgrade(config, "0001")
+    command.downgrade(config, "0002")
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(

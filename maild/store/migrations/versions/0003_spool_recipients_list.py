@@ -4,16 +4,16 @@ The spool kept RCPT TO as one comma-joined string, so a quoted local part holdin
 (`"doe, john"@example.com`) came back as two recipients. `inbound.rcpt_to` is a JSON list;
 rows spooled before are split on commas as they were read before.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
