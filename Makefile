@@ -51,6 +51,7 @@ test: lint typecheck layers pytest
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/smtp.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -34,9 +35,10 @@ from maild.config import load_settings
 from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
+from maild.logs import configure_daemon_logging
 from maild.provision import ProvisionReport, apply_config, create_api_token
 from maild.runtime import opened_store, safe_url
-from maild.settings import Settings
+from maild.settings import LogFormat, Settings
 from maild.store.db import Store, upgrade_schema
 from maild.store.models import Agent, Group
 from maild.tickets.lookup import get_ticket
@@ -257,8 +259,17 @@ def _print_detail(detail: dict[str, Any]) -> None:
         print(f"  {h['at']}  {h['actor']}  {h['action']}{change}")
 
 
-@command("serve", "run the daemon until SIGTERM or SIGINT")
+@command(
+    "serve",
+    "run the daemon until SIGTERM or SIGINT",
+    arg("--log-format", choices=list(LogFormat), type=LogFormat,
+        help="text, or one JSON object per line for log shippers (default: [log] format)"),
+)  # fmt: skip
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    log_settings = settings.log
+    if args.log_format is not None:
+        log_settings = dataclasses.replace(log_settings, format=args.log_format)
+    configure_daemon_logging(log_settings)
     with opened_store(settings) as store:
         _print_report(_apply(store, settings), sys.stderr)
         asyncio.run(run_services(services(settings), settings, store))

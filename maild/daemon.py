@@ -13,11 +13,16 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 from maild.ingest.imap import AfterCommit, poll_imap
+from maild.ingest.intake import Intake
+from maild.ingest.listener import MailServices, run_listeners
 from maild.ingest.pipeline import BATCH_MESSAGES, Pipeline
+from maild.ingest.smtp import Recipients
 from maild.ingest.spool import Spooled
+from maild.ingest.worker import Doorbell, run_worker
 from maild.outbound.delivery import run_delivery
 from maild.runtime import build_distributor, build_pipeline
 from maild.settings import Settings
@@ -31,10 +36,16 @@ log = logging.getLogger("maild.daemon")
 
 
 def services(settings: Settings) -> list[Service]:
-    """The parts `maild serve` runs, as the settings enable them."""
-    running: list[Service] = []
+    """The parts `maild serve` runs, as the settings enable them.
+
+    Mail sources (the listeners here, the IMAP pollers) hand mail to the pipeline worker by
+    committing it to the spool and ringing `doorbell` (see `maild.ingest.worker`)."""
+    doorbell = Doorbell()
+    running: list[Service] = [partial(pipeline_worker, doorbell=doorbell)]
+    if settings.smtp.enabled or settings.lmtp.socket:
+        running.append(partial(mail_listeners, doorbell=doorbell))
     if settings.imap:
-        running.append(imap_pollers)
+        running.append(partial(imap_pollers, doorbell=doorbell))
     if settings.outbound.enabled:
         running.append(delivery_service)
     return running
@@ -45,10 +56,38 @@ async def delivery_service(settings: Settings, store: Store, stop: asyncio.Event
     await run_delivery(store, settings.outbound, build_distributor(settings), stop)
 
 
-async def imap_pollers(settings: Settings, store: Store, stop: asyncio.Event) -> None:
-    """The `[[imap]]` pollers. Until `maild serve` has a pipeline worker, each mail they spool
-    is processed right after its commit, and what a crash left spooled is processed at start.
-    With the worker: `after_commit` becomes its wake-up call, and the start-up sweep goes."""
+async def pipeline_worker(
+    settings: Settings, store: Store, stop: asyncio.Event, *, doorbell: Doorbell
+) -> None:
+    pipeline = build_pipeline(settings, store)
+    await run_worker(pipeline, doorbell, settings.ingest.poll_seconds, stop)
+
+
+async def mail_listeners(
+    settings: Settings, store: Store, stop: asyncio.Event, *, doorbell: Doorbell
+) -> None:
+    """SMTP and LMTP, sharing one spool intake (and so its group commits)."""
+    shared = MailServices(
+        intake=Intake(build_pipeline(settings, store), on_spooled=doorbell.ring),
+        recipients=Recipients(store, settings.outbound.domain),
+    )
+    await run_listeners(settings, shared, stop, SHUTDOWN_GRACE_SECONDS)
+
+
+async def imap_pollers(
+    settings: Settings, store: Store, stop: asyncio.Event, *, doorbell: Doorbell | None = None
+) -> None:
+    """The `[[imap]]` pollers. In `maild serve` each spool commit rings the pipeline worker's
+    `doorbell`. Run on their own (no doorbell, as the IMAP tests do), they process each mail
+    right after its commit, and what a crash left spooled at start."""
+    if doorbell is not None:
+        ring = doorbell.ring
+
+        async def wake_worker(spooled: Spooled) -> None:
+            ring()
+
+        await poll_imap(settings, store, stop, after_commit=wake_worker)
+        return
     pipeline = build_pipeline(settings, store)
     await asyncio.to_thread(_process_left_over, pipeline)
     await poll_imap(settings, store, stop, after_commit=process_after_commit(pipeline))

@@ -28,6 +28,7 @@ from maild.settings import (
     MemberConfig,
     Settings,
 )
+from maild.store.db import hold_lock
 from maild.store.models import (
     Agent,
     ApiToken,
@@ -85,6 +86,9 @@ def apply_config(session: Session, settings: Settings, now: datetime) -> Provisi
     """Bring brands, departments (and addresses), groups, agents and memberships in line with
     `settings`, inside the caller's transaction. `now` is the time of the change; the
     organisation tables carry no timestamps yet, so it is not stored."""
+    # Two processes starting together would both insert the same new rows and one would fail
+    # on a unique key: the second waits here, then finds the first's rows and changes nothing.
+    hold_lock(session, "maild.provision.apply_config")
     changes = _Changes()
     brands = _apply_brands(session, settings.brands, changes)
     departments = _apply_departments(session, settings, brands, changes)

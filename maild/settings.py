@@ -22,6 +22,38 @@ class DatabaseSettings:
 class SmtpSettings:
     listen: str = "127.0.0.1:2525"
     enabled: bool = True
+    hostname: str = ""  # the name in the greeting and the EHLO reply; "" = this machine's FQDN
+    # RFC 5321 §4.5.3.2.7: wait 5 minutes for a command; also the bound on one whole DATA.
+    timeout_seconds: int = 300
+    max_line_bytes: int = 1000  # RFC 5321 §4.5.3.1.6: 998 characters and CRLF
+    max_recipients: int = 100  # per mail; RFC 5321 §4.5.3.1.8: at least 100 must be accepted
+    max_connections: int = 100  # sessions at once; more are told 421 and closed
+    tls_cert: str = ""  # PEM files; both set = STARTTLS is offered
+    tls_key: str = ""
+    proxy_protocol: bool = False  # expect a PROXY header (behind a TCP load balancer)
+
+
+@dataclass(frozen=True)
+class LmtpSettings:
+    socket: str = ""  # path of the LMTP Unix socket (for Postfix's lmtp:unix:); "" = none
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"  # one JSON object per line, for log shippers
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: LogLevel = LogLevel.INFO
+    format: LogFormat = LogFormat.TEXT
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,9 @@ class IngestLimits:
     max_parts: int = 500
     max_attachment_bytes: int = 20 * 1024 * 1024
     max_attempts: int = 3  # processing attempts before a message is held
+    # The pipeline worker also looks for unprocessed spool rows this often: rows spooled by
+    # another process on the same database, or left by a crash.
+    poll_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -228,6 +263,8 @@ class Settings:
     source: str = "<defaults>"
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    lmtp: LmtpSettings = field(default_factory=LmtpSettings)
+    log: LogSettings = field(default_factory=LogSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     tickets: TicketSettings = field(default_factory=TicketSettings)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+
+from maild.config import load_settings
+from maild.settings import Settings
 
 DESK = """
 [database]
@@ -38,3 +42,9 @@ def write_config(directory: Path, url: str, max_message_bytes: int = 25 * 1024 *
     path = directory / "maild.toml"
     path.write_text(DESK.format(url=url, max_message_bytes=max_message_bytes))
     return path
+
+
+def desk_settings(url: str) -> Settings:
+    """The settings of `write_config`'s support desk, loaded as maild loads its file."""
+    with tempfile.TemporaryDirectory() as directory:
+        return load_settings(str(write_config(Path(directory), url)), environ={})

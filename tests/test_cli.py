@@ -30,6 +30,7 @@ from maild.tickets.merge import merge
 from maild.tickets.participants import relate
 from maild.tickets.ports import QueueOnly
 from maild.values import Direction, Kind
+from tests.daemon import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILD = ROOT / ".venv" / "bin" / "maild"
@@ -420,7 +421,7 @@ def test_console_script_init_apply_token_export(config: str, tmp_path: Path) -> 
 def test_serve_exits_0_on_sigterm(initialised: str, tmp_path: Path) -> None:
     process = subprocess.Popen(
         [str(MAILD), "serve"],
-        env=_script_env(tmp_path),
+        env=_script_env(tmp_path) | {"MAILD_SMTP_LISTEN": f"127.0.0.1:{free_port()}"},
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,

@@ -401,3 +401,31 @@ def test_error_in_the_file_still_names_the_file_when_other_keys_come_from_env(
 ) -> None:
     error = mistake(tmp_path, '[smtp]\nlisten = "nope"\n', MAILD_API_LISTEN="127.0.0.1:1")
     assert_names(error, str(tmp_path / "maild.toml"), "smtp.listen", "host:port")
+
+
+def test_starttls_needs_both_certificate_and_key(tmp_path: Path) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not checked here")
+    path = write(tmp_path, f'[smtp]\ntls_cert = "{cert}"\n')
+    with pytest.raises(ConfigError, match=r"smtp\.tls_key: STARTTLS needs both"):
+        load_settings(path, environ={})
+
+
+def test_a_certificate_that_is_not_a_readable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[smtp]\ntls_cert = "/nonexistent/cert.pem"\n')
+    with pytest.raises(ConfigError, match=r"smtp\.tls_cert: '/nonexistent/cert.pem' is not a read"):
+        load_settings(path, environ={})
+
+
+def test_smtp_hostname_must_be_a_host_name(tmp_path: Path) -> None:
+    path = write(tmp_path, '[smtp]\nhostname = "mx.example.com\\r\\n250 evil"\n')
+    with pytest.raises(ConfigError, match=r"smtp\.hostname: .* is not a host name"):
+        load_settings(path, environ={})
+
+
+def test_log_level_and_format_are_checked_and_overridable(tmp_path: Path) -> None:
+    path = write(tmp_path, '[log]\nlevel = "debug"\n')
+    settings = load_settings(path, environ={"MAILD_LOG_FORMAT": "json"})
+    assert (settings.log.level.value, settings.log.format.value) == ("debug", "json")
+    with pytest.raises(ConfigError, match=r"log\.level: 'loud' is not one of"):
+        load_settings(write(tmp_path, '[log]\nlevel = "loud"\n'), environ={})

@@ -3,6 +3,7 @@ sections (a group naming a missing department, an address used twice, ...)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from email.errors import HeaderParseError
@@ -51,6 +52,17 @@ def _check_listen(value: str, at: At) -> None:
     host, sep, port = value.rpartition(":")
     if not (sep and host.strip("[]") and port.isdigit() and 1 <= int(port) <= 65535):
         raise at.error(f"{value!r} is not host:port with a port 1-65535 (e.g. 127.0.0.1:2525)")
+
+
+def _check_hostname(value: str, at: At) -> None:
+    # It is written into the greeting and the EHLO reply: a domain name, nothing else.
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?", value):
+        raise at.error(f"{value!r} is not a host name (letters, digits, dots and hyphens)")
+
+
+def _check_readable_file(value: str, at: At) -> None:
+    if not os.path.isfile(value) or not os.access(value, os.R_OK):
+        raise at.error(f"{value!r} is not a readable file")
 
 
 def _optional(check: Callable[[str, At], None]) -> Callable[[str, At], None]:
@@ -134,6 +146,9 @@ def check_ticket_formats(tickets: TicketSettings, at: At) -> None:
 
 _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any, At], None]] = {
     (SmtpSettings, "listen"): _check_listen,
+    (SmtpSettings, "hostname"): _optional(_check_hostname),
+    (SmtpSettings, "tls_cert"): _optional(_check_readable_file),
+    (SmtpSettings, "tls_key"): _optional(_check_readable_file),
     (ApiSettings, "listen"): _check_listen,
     (OutboundSettings, "relay"): _optional(_check_listen),  # "": write .eml files instead
     (OutboundSettings, "from_address"): _check_address,
@@ -162,6 +177,9 @@ def check_references(settings: Settings, at: At) -> None:
     _check_departments(settings, at.child("departments"))
     _check_groups(settings, at.child("groups"))
     check_imap_accounts(settings, at.child("imap"))
+    if bool(settings.smtp.tls_cert) != bool(settings.smtp.tls_key):
+        missing = "tls_key" if settings.smtp.tls_cert else "tls_cert"
+        raise at.under("smtp", missing).error("STARTTLS needs both tls_cert and tls_key")
     default = settings.tickets.default_department
     if default and default not in {d.name for d in settings.departments}:
         where = at.under("tickets", "default_department")

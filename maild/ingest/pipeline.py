@@ -11,8 +11,9 @@ retrying cannot help.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
 from maild.ingest.sources import SourceMessage
-from maild.ingest.spool import Envelope, Received, Spooled, spool
+from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool
 from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
@@ -48,6 +49,8 @@ class IngestResult:
     outcome: Outcome
     ticket: str | None
     reason: str = ""
+    inbound_id: int = 0  # the spool row; for logs, not part of the JSON line
+    received_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,8 +72,14 @@ class Pipeline:
 
     def receive(self, raw: bytes, source: str, envelope: Envelope) -> Spooled:
         """Commit the raw mail to the spool. SMTP's 250 and IMAP's flag wait for this."""
+        return self.receive_many([Arrival(raw, source, envelope)])[0]
+
+    def receive_many(self, arrivals: Sequence[Arrival]) -> list[Spooled]:
+        """Commit several received mails to the spool in one transaction: one fsync for all
+        (the group commit of `ingest.intake`). All are committed, or none."""
         with self.store.transaction() as session:
-            return spool(session, raw, source, envelope, self.clock())
+            now = self.clock()
+            return [spool(session, a.raw, a.source, a.envelope, now) for a in arrivals]
 
     def process(
         self, inbound_ids: Iterable[int], raws: Mapping[int, bytes] | None = None
@@ -85,31 +94,54 @@ class Pipeline:
         ids = list(inbound_ids)
         if not ids:
             return []
+        claim = _claim_ids(ids)
         try:
-            return self._process_batch(ids, raws or {}, failed=None)
+            return self._process_batch(claim, raws or {}, failed=None)
         except _FirstFailure as failure:
-            return self._process_batch(ids, raws or {}, failed=failure)
+            return self._process_batch(claim, raws or {}, failed=failure)
+
+    def process_next(self, limit: int = BATCH_MESSAGES) -> list[IngestResult]:
+        """The pipeline worker's step: claim up to `limit` received rows that no other process
+        holds (`FOR UPDATE SKIP LOCKED`) and process them; [] when none is waiting. Several
+        processes on one PostgreSQL database each take different rows."""
+        try:
+            return self._process_batch(_claim_next(limit), {}, failed=None)
+        except _FirstFailure as failure:
+            # Rows another worker claimed after the rollback are left to it, not reported.
+            claim = _claim_ids(failure.batch)
+            return self._process_batch(claim, {}, failed=failure, only_claimed=True)
 
     def _process_batch(
-        self, ids: list[int], raws: Mapping[int, bytes], failed: _FirstFailure | None
-    ) -> list[IngestResult]:
+        self, claim: _Claim, raws: Mapping[int, bytes], failed: _FirstFailure | None,
+        only_claimed: bool = False,
+    ) -> list[IngestResult]:  # fmt: skip
         with self.store.transaction() as session:
             reference_cache.start(session)
-            rows = _claim(session, ids)
+            ids, rows = claim(session)
             results: list[IngestResult] = []
             for inbound_id in ids:
                 row = rows.get(inbound_id)
                 # Checked per mail, not at the claim: an id given twice is processed once.
                 if row is None or row.state is not InboundState.RECEIVED:
-                    results.append(_duplicate(session, Spooled(inbound_id, True, _DONE)))
+                    if not only_claimed:
+                        results.append(_duplicate(session, Spooled(inbound_id, True, _DONE)))
                     continue
                 mail = _received(session, row, raws.get(inbound_id))
-                if failed is None:
-                    results.append(self._apply_optimistic(session, row, mail))
-                else:
-                    first = failed.error if failed.inbound_id == inbound_id else None
-                    results.append(self._apply_isolated(session, row, mail, first))
+                results.append(self._apply(session, row, mail, failed, ids))
             return results
+
+    def _apply(
+        self, session: Session, row: Inbound, mail: Received, failed: _FirstFailure | None,
+        batch: list[int],
+    ) -> IngestResult:  # fmt: skip
+        if failed is not None:
+            first = failed.error if failed.inbound_id == row.id else None
+            return self._apply_isolated(session, row, mail, first)
+        try:
+            return self._apply_optimistic(session, row, mail)
+        except _FirstFailure as failure:
+            failure.batch = batch  # the rows to run again, isolated
+            raise
 
     def ingest(
         self, messages: Iterable[SourceMessage], envelope: Envelope | None = None
@@ -197,6 +229,30 @@ class _FirstFailure(Exception):
         super().__init__(inbound_id, error)
         self.inbound_id = inbound_id
         self.error = error
+        self.batch: list[int] = []
+
+
+# Which rows a batch runs: (ids in the order to report, the rows locked by this transaction).
+_Claim = Callable[[Session], tuple[list[int], dict[int, Inbound]]]
+
+
+def _claim_ids(ids: list[int]) -> _Claim:
+    return lambda session: (ids, _claim(session, ids))
+
+
+def _claim_next(limit: int) -> _Claim:
+    def claim(session: Session) -> tuple[list[int], dict[int, Inbound]]:
+        query = (
+            sa.select(Inbound)
+            .where(Inbound.state == InboundState.RECEIVED)
+            .order_by(Inbound.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = {row.id: row for row in session.scalars(query)}
+        return list(rows), rows
+
+    return claim
 
 
 def _claim(session: Session, ids: list[int]) -> dict[int, Inbound]:
@@ -237,8 +293,7 @@ def _raw_bytes(session: Session, raw_id: int) -> bytes:
 
 
 def _envelope(row: Inbound) -> Envelope:
-    rcpt = tuple(a for a in row.envelope_to.split(",") if a)
-    return Envelope(mail_from=row.envelope_from, rcpt_to=rcpt)
+    return Envelope(mail_from=row.envelope_from, rcpt_to=tuple(row.rcpt_to))
 
 
 def _finish(row: Inbound, applied: Applied, now: datetime) -> IngestResult:
@@ -247,14 +302,19 @@ def _finish(row: Inbound, applied: Applied, now: datetime) -> IngestResult:
     row.ticket_id = applied.ticket.id if applied.ticket is not None else None
     row.processed_at = now
     number = applied.ticket.number if applied.ticket is not None else None
-    return IngestResult(row.source, row.message_key, applied.outcome, number, applied.reason)
+    return IngestResult(
+        row.source, row.message_key, applied.outcome, number, applied.reason, row.id,
+        row.received_at,
+    )  # fmt: skip
 
 
 def _hold(row: Inbound, reason: str) -> IngestResult:
     row.state = InboundState.HELD
     row.outcome = Outcome.HELD.value
     row.last_error = reason[:2000]
-    return IngestResult(row.source, row.message_key, Outcome.HELD, None, reason)
+    return IngestResult(
+        row.source, row.message_key, Outcome.HELD, None, reason, row.id, row.received_at
+    )
 
 
 def _duplicate(session: Session, entry: Spooled) -> IngestResult:
@@ -263,10 +323,12 @@ def _duplicate(session: Session, entry: Spooled) -> IngestResult:
     ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     reason = f"already received as spool entry {row.id} ({row.state.value})"
     number = ticket.number if ticket is not None else None
-    return IngestResult(row.source, row.message_key, Outcome.DUPLICATE, number, reason)
+    return IngestResult(
+        row.source, row.message_key, Outcome.DUPLICATE, number, reason, row.id, row.received_at
+    )
 
 
 def _with_source(result: IngestResult, source: str) -> IngestResult:
     if result.source == source:
         return result
-    return IngestResult(source, result.message_id, result.outcome, result.ticket, result.reason)
+    return dataclasses.replace(result, source=source)

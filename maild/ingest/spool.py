@@ -31,6 +31,15 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """A mail as a transport hands it over, before the spool commit."""
+
+    raw: bytes
+    source: str  # "smtp:192.0.2.1", "lmtp", "imap:account/folder", a file path
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
 class Received:
     """A spooled mail handed to processing: its bytes, where they are stored, its envelope, and
     the department its transport assigned ("" = decided by its recipients)."""
@@ -95,7 +104,7 @@ def spool(
     values = {
         "source": source[:500],
         "envelope_from": envelope.mail_from,
-        "envelope_to": ",".join(envelope.rcpt_to),
+        "rcpt_to": list(envelope.rcpt_to),
         "message_key": key,
         "sha256": digest,
         "raw_id": store_raw(session, raw, digest),

@@ -206,7 +206,7 @@ async def run_delivery(
     worker = DeliveryWorker(store, settings, distributor, transport, build_signer(settings))
     wake = asyncio.Event()
     signal = OutboxSignal(asyncio.get_running_loop(), wake)
-    signal.attach(store.sessions)
+    signal.attach(store.factories)
     try:
         while not stop.is_set():
             wake.clear()  # before claiming: a commit from now on wakes the next wait
@@ -215,7 +215,7 @@ async def run_delivery(
             timeout = await asyncio.to_thread(worker.seconds_until_due)
             await _wait_any(wake, stop, timeout)
     finally:
-        signal.detach(store.sessions)
+        signal.detach(store.factories)
         await transport.close()
 
 

@@ -23,15 +23,17 @@ class OutboxSignal:
         self.loop = loop
         self.wake = wake
 
-    def attach(self, sessions: sessionmaker[Session]) -> None:
-        event.listen(sessions, "after_flush", self._flushed)
-        event.listen(sessions, "after_commit", self._committed)
-        event.listen(sessions, "after_rollback", self._rolled_back)
+    def attach(self, factories: tuple[sessionmaker[Session], ...]) -> None:
+        for sessions in factories:
+            event.listen(sessions, "after_flush", self._flushed)
+            event.listen(sessions, "after_commit", self._committed)
+            event.listen(sessions, "after_rollback", self._rolled_back)
 
-    def detach(self, sessions: sessionmaker[Session]) -> None:
-        event.remove(sessions, "after_flush", self._flushed)
-        event.remove(sessions, "after_commit", self._committed)
-        event.remove(sessions, "after_rollback", self._rolled_back)
+    def detach(self, factories: tuple[sessionmaker[Session], ...]) -> None:
+        for sessions in factories:
+            event.remove(sessions, "after_flush", self._flushed)
+            event.remove(sessions, "after_commit", self._committed)
+            event.remove(sessions, "after_rollback", self._rolled_back)
 
     def _flushed(self, session: Session, _context: Any) -> None:
         # after_flush still shows the objects the flush inserted as `new`.

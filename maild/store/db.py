@@ -1,14 +1,18 @@
 """Engine, sessions and schema management.
 
 SQLite is the embedded default: WAL, `synchronous=FULL` (a committed mail survives a power cut),
-foreign keys on, and write transactions that start with `BEGIN IMMEDIATE` so two writers queue
-on the busy timeout instead of failing half-way. Any SQLAlchemy PostgreSQL URL works too.
+foreign keys on. Writers (`Store.transaction()`) start with `BEGIN IMMEDIATE`, so two writers
+queue on the busy timeout instead of failing half-way; readers (`Store.sessions()`) start a
+deferred transaction, which under WAL never blocks a writer: a long `maild export` does not hold
+up the SMTP listener's commits. Any SQLAlchemy PostgreSQL URL works too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from maild.errors import StorageError
 
 # Shipped inside the package (the wheel holds them), so an installed maild can `init`.
 MIGRATIONS = resources.files("maild.store") / "migrations"
+# The execution option that marks a writer's connection (see `Store.transaction`).
+_WRITER = "maild_writer"
 
 
 def normalise_url(url: str) -> str:
@@ -58,17 +64,32 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A deferred BEGIN that later writes may fail at once with SQLITE_BUSY (its snapshot is
+        # stale) instead of waiting: writers take the lock up front, readers never take it.
+        writer = connection.get_execution_options().get(_WRITER, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
 
 class Store:
-    """The database handle passed to every service: an engine and its session factory."""
+    """The database handle passed to every service: an engine and its session factories.
+
+    `sessions()` is for reading (on SQLite a deferred transaction that never blocks a writer);
+    anything that writes uses `transaction()`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue on this lock and are
+        # handed the database at once; SQLite's own busy handler (for other processes) sleeps
+        # in growing steps and would leave it idle between a commit and the next writer.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        )
+        self._writers = sessionmaker(
+            engine.execution_options(**{_WRITER: True}), expire_on_commit=False
+        )
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> Store:
@@ -80,12 +101,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back when it raises."""
-        with self.sessions.begin() as session:
+        """One unit of work that may write: committed when the block ends, rolled back when it
+        raises. On SQLite it holds the write lock from its first statement."""
+        with self._write_lock, self._writers.begin() as session:
             yield session
+
+    @property
+    def factories(self) -> tuple[sessionmaker[Session], ...]:
+        """Every session factory (readers, writers), for hooks on session events."""
+        return (self.sessions, self._writers)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Serialise the work named `name` across processes until the caller's transaction ends:
+    a PostgreSQL advisory lock. On SQLite a writer's `BEGIN IMMEDIATE` already serialises it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def alembic_config(engine: Engine) -> Any:
@@ -102,6 +138,7 @@ def upgrade_schema(store: Store) -> None:
     from alembic import command
 
     try:
-        command.upgrade(alembic_config(store.engine), "head")
+        writer = store.engine.execution_options(**{_WRITER: True})
+        command.upgrade(alembic_config(writer), "head")
     except sa.exc.OperationalError as exc:
         raise StorageError(f"cannot open or migrate the database: {exc.orig}") from exc

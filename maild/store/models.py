@@ -429,7 +429,8 @@ class Inbound(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(500))  # "smtp", "imap:acct/folder", a path
     envelope_from: Mapped[str | None] = mapped_column(sa.Text)  # None = no envelope; "" = <>
-    envelope_to: Mapped[str] = mapped_column(sa.Text, default="")  # comma-separated
+    # RCPT TO addresses as a JSON list: a quoted local part may hold a comma (issue 12).
+    rcpt_to: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     message_key: Mapped[str] = mapped_column(sa.String(998), default="")  # Message-ID or ""
     sha256: Mapped[str] = mapped_column(sa.String(64))
     raw_id: Mapped[int] = mapped_column(sa.ForeignKey("raw.id"))
