@@ -35,8 +35,9 @@ from maild.config import load_settings
 from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
+from maild.liveness import ServiceBoard
 from maild.logs import configure_daemon_logging
-from maild.provision import ProvisionReport, apply_config, create_api_token
+from maild.provision import ProvisionReport, apply_config, create_api_token, revoke_api_tokens
 from maild.runtime import opened_store, safe_url
 from maild.settings import LogFormat, Settings
 from maild.store.db import Store, upgrade_schema
@@ -128,6 +129,14 @@ def _cmd_agent_token(settings: Settings, args: argparse.Namespace) -> int:
         token = create_api_token(session, args.name, _now())
     # Printed only once it is committed; only its hash is stored, so this is the one chance.
     print(token)
+    return 0
+
+
+@command("agent revoke", "revoke every API token of an agent", arg("name", metavar="NAME"))
+def _cmd_agent_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    with opened_store(settings) as store, store.transaction() as session:
+        count = revoke_api_tokens(session, args.name)
+    print(f"revoked {count} token(s) of {args.name}")
     return 0
 
 
@@ -272,7 +281,8 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     configure_daemon_logging(log_settings)
     with opened_store(settings) as store:
         _print_report(_apply(store, settings), sys.stderr)
-        asyncio.run(run_services(services(settings), settings, store))
+        board = ServiceBoard()
+        asyncio.run(run_services(services(settings, board), settings, store, board))
     return 0
 
 

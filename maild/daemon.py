@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
+from maild.api.server import api_service
 from maild.ingest.imap import AfterCommit, poll_imap
 from maild.ingest.intake import Intake
 from maild.ingest.listener import MailServices, run_listeners
@@ -23,6 +24,7 @@ from maild.ingest.pipeline import BATCH_MESSAGES, Pipeline
 from maild.ingest.smtp import Recipients
 from maild.ingest.spool import Spooled
 from maild.ingest.worker import Doorbell, run_worker
+from maild.liveness import ServiceBoard, State
 from maild.outbound.delivery import run_delivery
 from maild.runtime import build_distributor, build_pipeline
 from maild.settings import Settings
@@ -35,8 +37,9 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 log = logging.getLogger("maild.daemon")
 
 
-def services(settings: Settings) -> list[Service]:
-    """The parts `maild serve` runs, as the settings enable them.
+def services(settings: Settings, board: ServiceBoard) -> list[Service]:
+    """The parts `maild serve` runs, as the settings enable them. `board` is where they show
+    whether they run (the API's health endpoint reads it).
 
     Mail sources (the listeners here, the IMAP pollers) hand mail to the pipeline worker by
     committing it to the spool and ringing `doorbell` (see `maild.ingest.worker`)."""
@@ -48,6 +51,8 @@ def services(settings: Settings) -> list[Service]:
         running.append(partial(imap_pollers, doorbell=doorbell))
     if settings.outbound.enabled:
         running.append(delivery_service)
+    if settings.api.enabled:
+        running.append(api_service(build_distributor(settings), board))
     return running
 
 
@@ -116,20 +121,49 @@ def _process_left_over(pipeline: Pipeline) -> None:
         pipeline.process(pending[start : start + BATCH_MESSAGES])
 
 
-async def run_services(running: Sequence[Service], settings: Settings, store: Store) -> None:
+async def run_services(
+    running: Sequence[Service],
+    settings: Settings,
+    store: Store,
+    board: ServiceBoard | None = None,
+) -> None:
     """Run `running` until SIGTERM/SIGINT or until one of them ends (which stops the others);
-    re-raise the first error a service ended with."""
+    re-raise the first error a service ended with. Each service's state goes to `board`."""
+    board = board or ServiceBoard()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        tasks = [asyncio.create_task(service(settings, store, stop)) for service in running]
+        tasks = [
+            asyncio.create_task(_watched(service, board, settings, store, stop))
+            for service in running
+        ]
         print("maild: serving; stop with SIGTERM or Ctrl-C", file=sys.stderr, flush=True)
         await _until_stopped(stop, tasks)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def _watched(
+    service: Service, board: ServiceBoard, settings: Settings, store: Store, stop: asyncio.Event
+) -> None:
+    """Run one service, keeping its line on the board true."""
+    name = _name(service)
+    board.set(name, State.RUNNING)
+    try:
+        await service(settings, store, stop)
+    except BaseException as exc:
+        board.set(name, State.FAILED, str(exc) or type(exc).__name__)
+        raise
+    board.set(name, State.STOPPED)
+
+
+def _name(service: Service) -> str:
+    """A service's name for the board: its function's, also through `functools.partial`."""
+    target = getattr(service, "func", service)
+    return str(getattr(target, "__name__", "service"))
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

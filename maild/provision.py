@@ -317,3 +317,22 @@ def create_api_token(session: Session, agent_name: str, now: datetime) -> str:
     session.add(ApiToken(agent_id=agent.id, token_hash=hash_token(token), created_at=now))
     session.flush()
     return token
+
+
+def revoke_api_tokens(session: Session, agent_name: str) -> int:
+    """Revoke every API token of `agent_name` (their next request gets 401); returns how many."""
+    agent = session.scalars(sa.select(Agent).where(Agent.name == agent_name)).one_or_none()
+    if agent is None:
+        raise NotFound(f"no agent named {agent_name!r}; check the name (case matters)")
+    result = session.execute(sa.delete(ApiToken).where(ApiToken.agent_id == agent.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def agent_by_token(session: Session, token: str) -> Agent | None:
+    """The agent a bearer token belongs to, or None for an unknown or revoked token."""
+    statement = (
+        sa.select(Agent)
+        .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .where(ApiToken.token_hash == hash_token(token))
+    )
+    return session.scalars(statement).first()

@@ -11,7 +11,7 @@
 
 `start` runs `maild init` (schema and config), then `maild serve` with the config file and
 environment overrides: `[smtp] listen` on the given port (`smtp_port=None` disables SMTP),
-any `env` you add (e.g. `{"MAILD_API_LISTEN": f"127.0.0.1:{free_port()}"}`), and returns once
+`[api] listen` on a free port unless `env` names one, any `env` you add, and returns once
 every port in `ready_ports` (the SMTP port included) accepts connections. The daemon's log
 (stderr) goes to `<directory>/serve-N.log` (never a pipe: a full pipe would stall the daemon);
 `log()` reads it and is shown when the daemon fails to start. `kill()` sends SIGKILL (for
@@ -33,15 +33,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import free_port
+
+__all__ = ["MaildProcess", "clean_env", "free_port", "maild_command", "serving"]
+
 START_TIMEOUT = 60.0
 _RUNS = itertools.count(1)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def maild_command(config: Path, *args: str) -> list[str]:
@@ -76,6 +73,9 @@ class MaildProcess:
             overrides.setdefault("MAILD_SMTP_ENABLED", "false")
         else:
             overrides.setdefault("MAILD_SMTP_LISTEN", f"127.0.0.1:{smtp_port}")
+        # The API runs too, as it does for an admin; on a port of its own, so that two daemons
+        # (or a daemon beside another test's) never collide on the config's port.
+        overrides.setdefault("MAILD_API_LISTEN", f"127.0.0.1:{free_port()}")
         if init:
             done = subprocess.run(
                 maild_command(config, "init"), env=clean_env(overrides), capture_output=True,

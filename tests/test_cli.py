@@ -31,6 +31,7 @@ from maild.tickets.participants import relate
 from maild.tickets.ports import QueueOnly
 from maild.values import Direction, Kind
 from tests.daemon import free_port
+from tests.support import free_listen
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILD = ROOT / ".venv" / "bin" / "maild"
@@ -159,6 +160,21 @@ def test_agent_token_for_unknown_agent_fails_with_one_line(
         "maild: no agent named 'carol'; declare it under [[agents]] in the config"
         " and run `maild config apply`\n"
     )
+
+
+def test_agent_revoke_removes_every_token_of_the_agent(
+    initialised: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(2):
+        run(capsys, "--config", initialised, "agent", "token", "alice")
+    run(capsys, "--config", initialised, "agent", "token", "bob")
+    code, out, _ = run(capsys, "--config", initialised, "agent", "revoke", "alice")
+    assert code == 0 and out.strip() == "revoked 2 token(s) of alice"
+    with store.transaction() as s:
+        owners = s.scalars(sa.select(Agent.name).join(ApiToken, ApiToken.agent_id == Agent.id))
+        assert list(owners) == ["bob"]
+    code, _, err = run(capsys, "--config", initialised, "agent", "revoke", "carol")
+    assert code == 2 and err.startswith("maild: no agent named 'carol'")
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -393,7 +409,8 @@ def test_run_services_stops_them_all_when_one_fails(initialised: str, store: Sto
 
 def _script_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILD_")}
-    return env | {"MAILD_CONFIG": str(tmp_path / "maild.toml")}
+    # `serve` runs the API: on a free port, never on a default another test may hold.
+    return env | {"MAILD_CONFIG": str(tmp_path / "maild.toml"), "MAILD_API_LISTEN": free_listen()}
 
 
 @pytest.mark.slow

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import MaildError
-from maild.outbound.compose import AutoresponderTemplates, compose_autoresponse
-from maild.outbound.facts import ticket_facts
+from maild.outbound.compose import AutoresponderTemplates, TicketFacts, compose_autoresponse
+from maild.outbound.facts import department_address, own_addresses, ticket_facts
+from maild.outbound.message import OutgoingMail
 from maild.outbound.outbox import enqueue
 from maild.outbound.templates import Templates
 from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
@@ -110,3 +111,45 @@ def autorespond(
         return f"autoresponse not sent: {exc}"
     session.add(AutoresponseLog(sender=ticket.requester.lower(), at=now))
     return ""
+
+
+def preview_autoresponse(
+    session: Session,
+    department: Department,
+    sample: TicketSample,
+    ctx: AutoresponseContext,
+    own: AutoresponderTemplates | None = None,
+) -> OutgoingMail:
+    """What a new ticket of `department` for `sample` would be answered with: the same
+    composition as `autorespond`, with `own` (draft templates) in place of the department's."""
+    if own is None:
+        own = AutoresponderTemplates(
+            department.autoresponder_subject,
+            department.autoresponder_body,
+            department.autoresponder_html,
+        )
+    number = ctx.tickets.format_number(sample.seq)
+    facts = TicketFacts(
+        number=number,
+        tag=ctx.tickets.tag(number),
+        subject=sample.subject,
+        requester=sample.requester,
+        status="active",
+        priority="normal",
+        department=department.name,
+        from_address=department_address(department, ctx.settings),
+        from_name=department.brand.from_name or department.name,
+        brand=department.brand.name,
+        signature=department.brand.signature,
+        own_addresses=own_addresses(session, ctx.settings),
+    )
+    return compose_autoresponse(facts, "", own, ctx.templates)
+
+
+@dataclass(frozen=True)
+class TicketSample:
+    """A made-up ticket for a preview."""
+
+    subject: str
+    requester: str
+    seq: int = 123

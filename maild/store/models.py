@@ -172,6 +172,21 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
 
 
+class AuditEntry(Base):
+    """A change an admin made to the organisation (departments, groups, agents, ...): who,
+    when, and the entity before and after, as JSON ("" when it did not exist)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(sa.String(320))
+    action: Mapped[str] = mapped_column(sa.String(20))  # created / updated / deleted
+    entity: Mapped[str] = mapped_column(sa.String(50))  # department, group, agent, ...
+    key: Mapped[str] = mapped_column(sa.String(400))  # the entity's name
+    before: Mapped[str] = mapped_column(sa.Text, default="")
+    after: Mapped[str] = mapped_column(sa.Text, default="")
+
+
 class TicketSequence(Base):
     """One counter per number prefix; incremented under a row lock so numbers never repeat."""
 

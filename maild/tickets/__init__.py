@@ -18,9 +18,10 @@ Where to look:
                      fire_due_followups
     transfer.py      Transfer, transfer
     merge.py         merge
-    housekeeping.py  delete_ticket, purge_deleted, auto_close
+    housekeeping.py  delete_ticket, undelete_ticket, purge_deleted, auto_close
     views.py         TicketQuery, View, SortKey, list_tickets, count_tickets
-    search.py        SearchCriteria, search_tickets
+    search.py        SearchCriteria, search_tickets, count_matches
+    access.py        Viewer, visible, can_see, may_delete, may_transfer (who sees what)
     rows.py          TicketRow (what views and search return)
     audit.py         Action, note (history + the agent's recent list)
 """

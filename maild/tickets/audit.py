@@ -42,6 +42,7 @@ class Action(StrEnum):
     TRANSFER = "transfer"
     MERGED = "merged"
     DELETED = "deleted"
+    UNDELETED = "undeleted"
     AUTO_CLOSED = "auto_closed"
     AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
     # Written by the outbound side (maild.outbound):

@@ -41,6 +41,17 @@ def delete_ticket(
     note(session, ticket, actor, Action.DELETED, now, previous, Status.CLOSED_LOCKED)
 
 
+def undelete_ticket(session: Session, ticket: Ticket, *, actor: Actor, now: datetime) -> None:
+    """Bring a deleted ticket back before it is purged. It stays closed and locked, as deleting
+    left it (seed: deleted tickets "are marked ... Closed and Locked"); an agent re-opens it
+    by setting its status, which hands it to distribution as usual."""
+    if ticket.deleted_at is None:
+        raise Conflict(f"ticket {ticket.number} is not deleted")
+    ticket.deleted_at = None
+    ticket.last_action_at = now
+    note(session, ticket, actor, Action.UNDELETED, now, "deleted", ticket.status)
+
+
 def purge_deleted(session: Session, now: datetime, days: int = 90) -> list[str]:
     """Remove for good the tickets deleted more than `days` ago, with everything on them
     (messages, attachments, comments, history; the database cascades). Returns their numbers.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.store.models import Comment, Forwarder, Message, Participant, Ticket, TicketField
+from maild.tickets.access import Viewer, visible
 from maild.tickets.fields import canonical_value, get_field
 from maild.tickets.rows import TicketRow, fetch_rows, row_select
 from maild.values import Priority, Status
@@ -40,12 +41,14 @@ class SearchCriteria:
     max_results: int = 100
     field_name: str = ""  # a custom field ...
     field_value: str = ""  # ... and the value it must have
+    offset: int = 0  # skip this many results (paging)
+    visible_to: Viewer | None = None  # only the tickets this agent may see (access.py)
 
 
 def search_tickets(session: Session, criteria: SearchCriteria, now: datetime) -> list[TicketRow]:
     """Tickets matching every given criterion, newest (or oldest) first, at most max_results."""
-    if not 1 <= criteria.max_results <= MAX_RESULTS:
-        raise InvalidRequest(f"max results must be between 1 and {MAX_RESULTS}")
+    if not 1 <= criteria.max_results <= MAX_RESULTS or criteria.offset < 0:
+        raise InvalidRequest(f"max results must be 1..{MAX_RESULTS} and offset 0 or more")
     order = Ticket.created_at.desc() if criteria.newest_first else Ticket.created_at.asc()
     tie = Ticket.id.desc() if criteria.newest_first else Ticket.id.asc()
     statement = (
@@ -53,8 +56,15 @@ def search_tickets(session: Session, criteria: SearchCriteria, now: datetime) ->
         .where(*conditions(session, criteria))
         .order_by(order, tie)
         .limit(criteria.max_results)
+        .offset(criteria.offset)
     )
     return fetch_rows(session, statement, now)
+
+
+def count_matches(session: Session, criteria: SearchCriteria) -> int:
+    """How many tickets match `criteria` in all (for paging)."""
+    statement = sa.select(sa.func.count(Ticket.id)).where(*conditions(session, criteria))
+    return int(session.execute(statement).scalar_one())
 
 
 def conditions(session: Session, criteria: SearchCriteria) -> list[sa.ColumnElement[bool]]:
@@ -76,6 +86,9 @@ def conditions(session: Session, criteria: SearchCriteria) -> list[sa.ColumnElem
     found.extend(_equal(criteria))
     if criteria.field_name.strip():
         found.append(_field_is(session, criteria.field_name.strip(), criteria.field_value))
+    scope = visible(criteria.visible_to) if criteria.visible_to is not None else None
+    if scope is not None:
+        found.append(scope)
     return found
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Brand, Department, Group, Recent, RecentTransfer, Ticket
+from maild.tickets.access import Viewer, visible
 from maild.tickets.rows import MESSAGE_COUNT, TicketRow, fetch_rows, row_select
 from maild.tickets.search import text_matches
 from maild.values import Priority, Status
@@ -72,6 +73,7 @@ class TicketQuery:
     descending: bool = False  # IDLE ascending = least idle first
     limit: int = 100
     offset: int = 0
+    visible_to: Viewer | None = None  # only the tickets this agent may see (access.py)
 
 
 def list_tickets(session: Session, query: TicketQuery, now: datetime) -> list[TicketRow]:
@@ -108,6 +110,9 @@ def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     found.extend(column == value for column, value in filters if value is not None)
     if query.text.strip():
         found.append(text_matches(query.text))
+    scope = visible(query.visible_to) if query.visible_to is not None else None
+    if scope is not None:
+        found.append(scope)
     return found
 
 

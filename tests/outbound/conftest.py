@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -43,12 +42,7 @@ from maild.settings import (
 from maild.store.db import Store
 from maild.store.models import Agent, Outbox, Ticket
 from maild.values import OutboxState, RelaySecurity
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support import free_port
 
 
 @dataclass
