@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/smtp.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache
