@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from maild.errors import InvalidRequest
 from maild.ingest.inspect import inspect_message
 from maild.ingest.pipeline import IngestResult
-from maild.ingest.sources import iter_messages
+from maild.ingest.sources import Format, iter_messages
 from maild.provision import apply_config
 from maild.runtime import build_pipeline, opened_store
 from maild.settings import Settings
@@ -34,6 +34,11 @@ def register(commands: Any) -> None:
     ingest = commands.add_parser("ingest", help="import .eml files, directories, Maildirs, mbox")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file, directory or - (stdin)")
     ingest.add_argument("--quiet", action="store_true", help="no progress line on a terminal")
+    ingest.add_argument(
+        "--format",
+        choices=[Format.EML.value, Format.MBOX.value],
+        help="read every file as one message (eml) or as an mbox; default: by name and first line",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     inspect = commands.add_parser("inspect", help="parse and classify mail without storing it")
@@ -56,7 +61,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     with opened_store(settings) as store:
         _apply_config(store, settings)
         try:
-            for result in build_pipeline(settings, store).ingest(iter_messages(args.paths)):
+            messages = iter_messages(args.paths, Format(args.format or Format.AUTO))
+            for result in build_pipeline(settings, store).ingest(messages):
                 print(json.dumps(result.as_json()), flush=True)
                 if progress is not None:
                     progress.step(result)

@@ -18,6 +18,7 @@ from maild.ingest.classify import Classification, classify
 from maild.ingest.locate import Located, department_for, locate_bounce, locate_ticket
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
+from maild.ingest.sniff import NOT_MAIL, has_header_block
 from maild.ingest.spool import Received
 from maild.outbound.autoresponder import AutoresponseContext, autorespond
 from maild.settings import AutoresponderSettings, IngestLimits, OutboundSettings, TicketSettings
@@ -50,6 +51,8 @@ class Applied:
 def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetime) -> Applied:
     if not mail.raw.strip():
         raise MessageRejected("empty message: no headers and no body")
+    if not has_header_block(mail.raw):
+        raise MessageRejected(NOT_MAIL)
     msg = parse_message(mail.raw, ctx.limits)
     verdict = classify(msg, mail.envelope.mail_from, mail.envelope.rcpt_to)
     if verdict.kind is Kind.BOUNCE:
