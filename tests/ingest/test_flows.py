@@ -387,3 +387,23 @@ def test_agent_of_another_group_is_not_a_participant(store: Store, now: datetime
     desk.feed("new-request.eml")
     result = desk.feed("stranger-guessed-number.eml")
     assert result.outcome is Outcome.NEW_TICKET
+
+
+def test_threading_survives_a_change_of_the_ticket_prefix(store: Store, now: datetime) -> None:
+    desk = Desk(store, make_settings(), now)
+    desk.feed("new-request.eml")
+    (ours,) = desk.outgoing("SUP-000001")
+    renamed = make_settings()
+    renamed = dataclasses.replace(
+        renamed, tickets=dataclasses.replace(renamed.tickets, prefix="HLP")
+    )
+    desk = Desk(store, renamed, now)
+    # Each prefix counts on its own: HLP-000001 exists and must not catch SUP-000001's mail.
+    assert desk.feed("monitoring-alert.eml").ticket == "HLP-000001"
+
+    reply = desk.feed("reply-after-prefix-change.eml", our_message_id=ours.message_id)
+    assert (reply.outcome, reply.ticket) == (Outcome.APPENDED, "SUP-000001")
+    by_token = desk.feed("references-only.eml", our_message_id=ours.message_id)
+    assert (by_token.outcome, by_token.ticket) == (Outcome.APPENDED, "SUP-000001")
+    by_tag = desk.feed("reply-tag-prefixes.eml")  # the tag alone, from the requester
+    assert (by_tag.outcome, by_tag.ticket) == (Outcome.APPENDED, "SUP-000001")
