@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.ingest.inspect import inspect_message
@@ -44,6 +45,11 @@ def register(commands: Any) -> None:
     inspect = commands.add_parser("inspect", help="parse and classify mail without storing it")
     inspect.add_argument("files", nargs="+", metavar="FILE")
     inspect.add_argument("--json", action="store_true", help="one JSON object per line")
+    inspect.add_argument(
+        "--no-db",
+        action="store_true",
+        help="find the ticket reference in the mail alone, without the configured database",
+    )
     inspect.set_defaults(handler=cmd_inspect)
 
     reprocess = commands.add_parser("reprocess", help="run spooled or held mail again")
@@ -80,19 +86,47 @@ def _apply_config(store: Store, settings: Settings) -> None:
 
 
 def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
-    for name in args.files:
-        path = Path(name)
+    """The ticket reference is decided as `ingest` decides it, against the configured database
+    (read only), unless `--no-db` asks for the mail alone."""
+    paths = [Path(name) for name in args.files]
+    for path in paths:
         if not path.is_file():
-            raise InvalidRequest(f"{name}: no such file")
-        report = inspect_message(path.read_bytes(), settings)
-        report = {"file": name, **report}
-        print(json.dumps(report, default=str) if args.json else _human(report))
+            raise InvalidRequest(f"{path}: no such file")
+    if args.no_db:
+        _print_inspected(paths, settings, None, args.json)
+        return 0
+    _require_database(settings)
+    with opened_store(settings) as store, store.sessions() as session, session.begin():
+        _print_inspected(paths, settings, session, args.json)
     return 0
 
 
+def _print_inspected(
+    paths: list[Path], settings: Settings, session: Session | None, as_json: bool
+) -> None:
+    for path in paths:
+        report = {"file": str(path), **inspect_message(path.read_bytes(), settings, None, session)}
+        print(json.dumps(report, default=str) if as_json else _human(report))
+
+
+def _require_database(settings: Settings) -> None:
+    """Opening a missing SQLite file would create an empty one: say what to do instead."""
+    url = sa.make_url(settings.database.url)
+    database = url.database or ""
+    on_file = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_file and not Path(database).is_file():
+        raise InvalidRequest(
+            f"no database at {database}: run `maild init`, or use `inspect --no-db` to "
+            "find the ticket reference in the mail alone"
+        )
+
+
 def _human(report: dict[str, Any]) -> str:
-    keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason")
-    return "\n".join(f"{key}: {report.get(key)}" for key in keys) + "\n"
+    keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason", "ticket")
+    lines = [f"{key}: {report.get(key)}" for key in keys]
+    threading = report.get("threading") or {}
+    lines.append(f"ticket decided from: {threading.get('looked_at')}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.classify import Classification, classify
-from maild.ingest.locate import Located, department_for, link_and_reason, place_mail
+from maild.ingest.locate import (
+    NO_DEPARTMENT,
+    Located,
+    department_for,
+    link_and_reason,
+    place_mail,
+)
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
 from maild.ingest.sniff import NOT_MAIL, has_header_block
@@ -105,9 +111,7 @@ def _open(
         session, msg, mail.envelope, ctx.default_department, assigned=mail.department
     )
     if department is None:
-        raise MessageRejected(
-            "no department address among the recipients and no default department configured"
-        )
+        raise MessageRejected(NO_DEPARTMENT)
     sender = sender_of(msg, mail)
     new = lifecycle.NewTicket(
         department_id=department.id,

@@ -25,6 +25,8 @@ from maild.tickets.lookup import department_by_address, resolve_number
 from maild.tickets.participants import is_participant
 from maild.values import Direction, Kind, ReplyPolicy
 
+NO_DEPARTMENT = "no department address among the recipients and no default department configured"
+
 
 @dataclass(frozen=True)
 class Located:
