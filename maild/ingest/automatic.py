@@ -8,7 +8,7 @@ a regex sees it, and no regex has two unbounded quantifiers over the same charac
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _VALUE_CHARS = 256  # of a header value: every marker below sits at its start
@@ -97,12 +97,18 @@ _SUBJECT = _subject_pattern(SUBJECT_PREFIXES)
 _NOREPLY = re.compile(r"(?:^|[-_.+])(?:no|do[-_.]?not)[-_.]?reply(?:$|[-_.+])", re.IGNORECASE)
 
 
-def header_mark(values: Callable[[str], tuple[str, ...]]) -> HeaderMark | None:
-    """The first mark of HEADER_MARKS the mail carries; `values(name)` gives a header's
-    values."""
-    for mark in HEADER_MARKS:
-        if any(mark.value.search(v[:_VALUE_CHARS]) for v in values(mark.header)):
-            return mark
+_MARKS_BY_HEADER: dict[str, tuple[HeaderMark, ...]] = {
+    name: tuple(m for m in HEADER_MARKS if m.header == name)
+    for name in {m.header for m in HEADER_MARKS}
+}
+
+
+def header_mark(headers: Iterable[tuple[str, str]]) -> HeaderMark | None:
+    """The first mark of HEADER_MARKS among `headers` (name, value), read in one pass."""
+    for name, value in headers:
+        for mark in _MARKS_BY_HEADER.get(name.lower(), ()):
+            if mark.value.search(value[:_VALUE_CHARS]):
+                return mark
     return None
 
 

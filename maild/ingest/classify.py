@@ -165,7 +165,7 @@ RULES: tuple[Rule, ...] = (
         "vendor-autoreply",
         "a mail system's own out-of-office or autoresponder header (automatic.HEADER_MARKS)",
         Kind.AUTO_REPLY,
-        lambda ev: automatic.header_mark(ev.msg.header_values) is not None,
+        lambda ev: automatic.header_mark(ev.msg.headers) is not None,
     ),
     Rule(
         "autoreply-subject",
