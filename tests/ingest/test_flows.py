@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from maild.ingest.inspect import inspect_message
 from maild.ingest.pipeline import IngestResult, Pipeline
 from maild.ingest.sources import SourceMessage
 from maild.ingest.spool import Envelope
@@ -413,8 +414,6 @@ def test_inspect_and_ingest_name_the_same_ticket_for_every_flow_mail(desk: Desk)
     """`maild inspect` decides with the function `ingest` carries out, on the same database:
     for each mail, inspected and then ingested in turn, the ticket it joins is the same, and
     where ingest opens a ticket, inspect said it would."""
-    from maild.ingest.inspect import inspect_message
-
     settings = make_settings()
     names = ["new-request.eml"] + sorted(
         p.name for p in FLOWS.glob("*.eml") if p.name != "new-request.eml"
