@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.ingest.inspect import inspect_message
 from maild.ingest.pipeline import IngestResult
-from maild.ingest.sources import iter_messages
+from maild.ingest.sources import Format, iter_messages
 from maild.provision import apply_config
 from maild.runtime import build_pipeline, opened_store
 from maild.settings import Settings
@@ -34,11 +35,21 @@ def register(commands: Any) -> None:
     ingest = commands.add_parser("ingest", help="import .eml files, directories, Maildirs, mbox")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file, directory or - (stdin)")
     ingest.add_argument("--quiet", action="store_true", help="no progress line on a terminal")
+    ingest.add_argument(
+        "--format",
+        choices=[Format.EML.value, Format.MBOX.value],
+        help="read every file as one message (eml) or as an mbox; default: by name and first line",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     inspect = commands.add_parser("inspect", help="parse and classify mail without storing it")
     inspect.add_argument("files", nargs="+", metavar="FILE")
     inspect.add_argument("--json", action="store_true", help="one JSON object per line")
+    inspect.add_argument(
+        "--no-db",
+        action="store_true",
+        help="find the ticket reference in the mail alone, without the configured database",
+    )
     inspect.set_defaults(handler=cmd_inspect)
 
     reprocess = commands.add_parser("reprocess", help="run spooled or held mail again")
@@ -56,7 +67,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     with opened_store(settings) as store:
         _apply_config(store, settings)
         try:
-            for result in build_pipeline(settings, store).ingest(iter_messages(args.paths)):
+            messages = iter_messages(args.paths, Format(args.format or Format.AUTO))
+            for result in build_pipeline(settings, store).ingest(messages):
                 print(json.dumps(result.as_json()), flush=True)
                 if progress is not None:
                     progress.step(result)
@@ -74,19 +86,47 @@ def _apply_config(store: Store, settings: Settings) -> None:
 
 
 def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
-    for name in args.files:
-        path = Path(name)
+    """The ticket reference is decided as `ingest` decides it, against the configured database
+    (read only), unless `--no-db` asks for the mail alone."""
+    paths = [Path(name) for name in args.files]
+    for path in paths:
         if not path.is_file():
-            raise InvalidRequest(f"{name}: no such file")
-        report = inspect_message(path.read_bytes(), settings)
-        report = {"file": name, **report}
-        print(json.dumps(report, default=str) if args.json else _human(report))
+            raise InvalidRequest(f"{path}: no such file")
+    if args.no_db:
+        _print_inspected(paths, settings, None, args.json)
+        return 0
+    _require_database(settings)
+    with opened_store(settings) as store, store.sessions() as session, session.begin():
+        _print_inspected(paths, settings, session, args.json)
     return 0
 
 
+def _print_inspected(
+    paths: list[Path], settings: Settings, session: Session | None, as_json: bool
+) -> None:
+    for path in paths:
+        report = {"file": str(path), **inspect_message(path.read_bytes(), settings, None, session)}
+        print(json.dumps(report, default=str) if as_json else _human(report))
+
+
+def _require_database(settings: Settings) -> None:
+    """Opening a missing SQLite file would create an empty one: say what to do instead."""
+    url = sa.make_url(settings.database.url)
+    database = url.database or ""
+    on_file = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_file and not Path(database).is_file():
+        raise InvalidRequest(
+            f"no database at {database}: run `maild init`, or use `inspect --no-db` to "
+            "find the ticket reference in the mail alone"
+        )
+
+
 def _human(report: dict[str, Any]) -> str:
-    keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason")
-    return "\n".join(f"{key}: {report.get(key)}" for key in keys) + "\n"
+    keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason", "ticket")
+    lines = [f"{key}: {report.get(key)}" for key in keys]
+    threading = report.get("threading") or {}
+    lines.append(f"ticket decided from: {threading.get('looked_at')}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,14 +16,16 @@ from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.classify import BounceReport, Classification, classify
 from maild.ingest.locate import (
+    NO_DEPARTMENT,
     Located,
     department_for,
-    locate_bounce,
-    locate_ticket,
+    link_and_reason,
+    place_mail,
     sent_to,
 )
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
+from maild.ingest.sniff import NOT_MAIL, has_header_block
 from maild.ingest.spool import Received
 from maild.outbound.autoresponder import AutoresponseContext, autorespond
 from maild.settings import AutoresponderSettings, IngestLimits, OutboundSettings, TicketSettings
@@ -56,24 +58,16 @@ class Applied:
 def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetime) -> Applied:
     if not mail.raw.strip():
         raise MessageRejected("empty message: no headers and no body")
+    if not has_header_block(mail.raw):
+        raise MessageRejected(NOT_MAIL)
     msg = parse_message(mail.raw, ctx.limits)
     verdict = classify(msg, mail.envelope.mail_from, mail.envelope.rcpt_to)
+    placement = place_mail(session, msg, verdict, mail.envelope, ctx.tickets)
     if verdict.kind is Kind.BOUNCE:
-        return _apply_bounce(session, msg, verdict, mail, ctx, now)
-    located = locate_ticket(session, msg, ctx.tickets)
-    if located.ticket is not None and located.trusted and _appends(located.ticket, verdict):
-        return _append(session, located.ticket, msg, verdict, mail, ctx, now)
-    return _open(session, msg, verdict, mail, located, ctx, now)
-
-
-def _appends(ticket: Ticket, verdict: Classification) -> bool:
-    """DESIGN §1: an automatic reply is appended whatever the status (it changes none), so an
-    out-of-office answer to a closed-and-locked ticket opens nothing; a customer's mail is
-    appended unless the ticket is closed_locked or deleted."""
-    deleted = ticket.deleted_at is not None
-    if verdict.kind is Kind.AUTO_REPLY and not deleted:
-        return True
-    return incoming.incoming_transition(ticket.status, deleted).appends
+        return _apply_bounce(session, msg, verdict, mail, placement.located, ctx, now)
+    if placement.joins is not None:
+        return _append(session, placement.joins, msg, verdict, mail, ctx, now)
+    return _open(session, msg, verdict, mail, placement.located, ctx, now)
 
 
 def sender_of(msg: ParsedMessage, mail: Received) -> str:
@@ -83,20 +77,6 @@ def sender_of(msg: ParsedMessage, mail: Received) -> str:
         return msg.from_address or msg.reply_to[0]
     boxes, unambiguous = parse_mailboxes(mail.envelope.mail_from)
     return boxes[0].address if unambiguous and len(boxes) == 1 else ""
-
-
-def _link_and_reason(located: Located) -> tuple[Ticket | None, str]:
-    """The ticket a new ticket is related to, and why a new one was opened. DESIGN §1: a
-    closed-and-locked ticket, or one a stranger names, gets a related ticket; a deleted ticket
-    stays out of sight and the new ticket stands alone."""
-    ticket = located.ticket
-    if ticket is None:
-        return None, ""
-    if ticket.deleted_at is not None:
-        return None, f"ticket {ticket.number} is deleted; opened a new ticket"
-    if not located.trusted:
-        return ticket, located.reason
-    return ticket, f"ticket {ticket.number} is closed and locked; opened a related ticket"
 
 
 def _append(
@@ -109,8 +89,8 @@ def _append(
     now: datetime,
 ) -> Applied:
     store_message(session, ticket, msg, verdict.kind, mail, now)
-    if verdict.kind is Kind.AUTO_REPLY:
-        # DESIGN §1: automatic replies are appended but change no status. Nor do they count as
+    if not verdict.changes_status:
+        # DESIGN §1: machine-made mail is appended but changes no status. Nor does it count as
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     incoming.apply_customer_reply(
@@ -132,9 +112,7 @@ def _open(
         session, msg, mail.envelope, ctx.default_department, assigned=mail.department
     )
     if department is None:
-        raise MessageRejected(
-            "no department address among the recipients and no default department configured"
-        )
+        raise MessageRejected(NO_DEPARTMENT)
     sender = sender_of(msg, mail)
     new = lifecycle.NewTicket(
         department_id=department.id,
@@ -148,15 +126,18 @@ def _open(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
     store_message(session, ticket, msg, verdict.kind, mail, now)
-    link, reason = _link_and_reason(located)
+    link, reason = link_and_reason(located)
     if link is not None:
         relate(session, ticket, link, actor=actor, now=now)
     if verdict.kind is Kind.AUTO_REPLY:
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
-    # RFC 3834 §2: classification already set automatic mail, lists, bounces, the null sender
-    # and daemons apart (they returned above); a normal mail is answered.
-    context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
-    skipped = autorespond(session, ticket, context, msg.message_id or "", now)
+    # RFC 3834 §2: classification set apart the mail no one may answer (lists, no-reply
+    # senders, besides automatic mail and bounces, which returned above).
+    if verdict.may_autorespond:
+        context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
+        skipped = autorespond(session, ticket, context, msg.message_id or "", now)
+    else:
+        skipped = f"not sent: the mail may not be answered ({verdict.reason})"
     note(session, ticket, SYSTEM, Action.AUTORESPONSE, now, detail=skipped or "queued")
     return Applied(Outcome.NEW_TICKET, ticket, reason)
 
@@ -180,10 +161,10 @@ def _apply_bounce(
     msg: ParsedMessage,
     verdict: Classification,
     mail: Received,
+    found: Located,
     ctx: ApplyContext,
     now: datetime,
 ) -> Applied:
-    found = locate_bounce(session, msg, verdict, mail.envelope, ctx.tickets)
     ticket = found.ticket
     report = verdict.bounce
     distrust = _distrust(session, found, report)

@@ -3,6 +3,10 @@
 Rules are small named objects in Mailman's style; the first that hits decides, and its name is
 the reason recorded. Bounce rules come first, because bounces also carry every automatic-mail
 mark (empty envelope sender, mailer-daemon, Auto-Submitted) and must not be mistaken for them.
+Then the two questions DESIGN §2 keeps apart: rules of kind `auto_reply` find machine-made
+mail (it changes no ticket status, and is never answered); rules of kind `normal` find a
+person's mail that must not be answered (a reply through a mailing list re-opens its ticket
+like any reply). The vendor headers and subject prefixes are tables in `automatic`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from maild.ingest import automatic
 from maild.ingest.dsn import BounceReport, RecipientStatus
 from maild.ingest.evidence import BOUNCE_TEXT, Evidence, bounce_report
 from maild.ingest.mime import walk
@@ -33,6 +38,11 @@ _SUCCESS = frozenset({"delivered", "relayed", "expanded"})
 class Classification:
     kind: Kind
     reason: str  # name of the rule that hit ("no-rule" for normal mail)
+    # DESIGN §2's two questions. May the department's autoresponder answer it? Does it change
+    # the status of the ticket it joins as a customer's reply does? (Bounces change status by
+    # their own rule, DESIGN §1: only a failure report of our mail re-activates.)
+    may_autorespond: bool = True
+    changes_status: bool = True
     bounce: BounceReport | None = None
 
 
@@ -68,6 +78,8 @@ def _is_heuristic_bounce(ev: Evidence) -> bool:
         return ev.bounce_subject or bool(BOUNCE_TEXT.search(ev.msg.text[:4000]))
     return ev.failure_subject and ev.returns_a_message
 
+
+_PRECEDENCE_LIST = _header_is("precedence", r"^\s*list\b")
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -145,27 +157,21 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "precedence",
-        "Precedence bulk, junk or list",
+        "Precedence bulk, junk or auto_reply: mass or automatic mail",
         Kind.AUTO_REPLY,
-        _header_is("precedence", r"^\s*(?:bulk|junk|list|auto_reply)\b"),
+        _header_is("precedence", r"^\s*(?:bulk|junk|auto_reply)\b"),
     ),
     Rule(
-        "list-headers",
-        "mailing-list mail (List-Id / List-Unsubscribe, RFC 2369/2919)",
+        "vendor-autoreply",
+        "a mail system's own out-of-office or autoresponder header (automatic.HEADER_MARKS)",
         Kind.AUTO_REPLY,
-        _has_header("list-id", "list-unsubscribe"),
+        lambda ev: automatic.header_mark(ev.msg.headers) is not None,
     ),
     Rule(
-        "x-auto-response-suppress",
-        "sender asks not to be auto-answered (Exchange)",
+        "autoreply-subject",
+        "subject opens with an auto-reply prefix (automatic.SUBJECT_PREFIXES)",
         Kind.AUTO_REPLY,
-        _header_is("x-auto-response-suppress", r"^\s*(?!none\b)\S"),
-    ),
-    Rule(
-        "x-autoreply",
-        "X-Autoreply / X-Autorespond header",
-        Kind.AUTO_REPLY,
-        _has_header("x-autoreply", "x-autorespond", "x-autoresponder"),
+        lambda ev: automatic.autoreply_subject(ev.msg.subject),
     ),
     # RFC 3834 §2 / RFC 5321 §4.5.5: MAIL FROM:<> is used by automatic mail only.
     Rule(
@@ -179,6 +185,25 @@ RULES: tuple[Rule, ...] = (
         "sent by mailer-daemon or postmaster (From, envelope sender or Return-Path)",
         Kind.AUTO_REPLY,
         lambda ev: ev.from_daemon or ev.sender_is_daemon,
+    ),
+    # A person may have written these: they change status like any mail, unanswered.
+    Rule(
+        "mailing-list",
+        "mailing-list mail (List-Id / List-Unsubscribe, RFC 2369/2919; Precedence: list)",
+        Kind.NORMAL,
+        lambda ev: _has_header("list-id", "list-unsubscribe")(ev) or _PRECEDENCE_LIST(ev),
+    ),
+    Rule(
+        "x-auto-response-suppress",
+        "sender asks not to be auto-answered (Exchange)",
+        Kind.NORMAL,
+        _header_is("x-auto-response-suppress", r"^\s*(?!none\b)\S"),
+    ),
+    Rule(
+        "noreply-sender",
+        "sent from a no-reply address: nobody reads an answer",
+        Kind.NORMAL,
+        lambda ev: automatic.is_noreply(ev.msg.from_address),
     ),
 )
 
@@ -194,5 +219,11 @@ def classify(
             continue  # DESIGN §2: a person's mail is a person's, however much it looks an NDR
         if rule.check(evidence):
             bounce = bounce_report(evidence, rule.name) if rule.kind is Kind.BOUNCE else None
-            return Classification(rule.kind, rule.name, bounce)
+            return Classification(
+                rule.kind,
+                rule.name,
+                may_autorespond=False,
+                changes_status=rule.kind is Kind.NORMAL,
+                bounce=bounce,
+            )
     return Classification(Kind.NORMAL, "no-rule")

@@ -1,19 +1,31 @@
 """`maild inspect FILE --json`: what maild reads in a mail, without storing anything (DESIGN §5).
 
-Returns a JSON-ready dict; the CLI prints one per file. A mail over a limit is not an error
-here: the dict says `rejected` with the reason the daemon would hold it for.
+Returns a JSON-ready dict; the CLI prints one per file. A mail over a limit, or with no header
+block, is not an error here: the dict says `rejected` with the reason the daemon would hold it
+for. Given a database session, the ticket reference is `locate.place_mail`'s, the decision
+`ingest` carries out (merge forwarders, reply policy, VERP); without one, it is read from the
+mail alone, and `threading.looked_at` says which.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from maild.errors import MessageRejected
 from maild.ingest.classify import Classification, classify
 from maild.ingest.dsn import BounceReport
+from maild.ingest.locate import NO_DEPARTMENT, department_for, link_and_reason, place_mail
 from maild.ingest.parse import ParsedMessage, parse_message
+from maild.ingest.sniff import NOT_MAIL, has_header_block
+from maild.ingest.spool import Envelope
 from maild.ingest.thread import TicketRefs, find_ticket_refs
 from maild.settings import Settings
+from maild.values import Kind
+
+MAIL_ALONE = "mail alone"
+DATABASE = "database"
 
 _MESSAGE_KEYS = (
     "subject",
@@ -36,24 +48,62 @@ _MESSAGE_KEYS = (
     "bounce",
     "ticket",
     "ticket_refs",
+    "threading",
 )
 
 
 def inspect_message(
-    raw: bytes, settings: Settings, envelope_from: str | None = None
+    raw: bytes,
+    settings: Settings,
+    envelope_from: str | None = None,
+    session: Session | None = None,
 ) -> dict[str, Any]:
-    """The parse, classification and ticket reference of one raw mail, as plain JSON values."""
+    """The parse, classification and ticket reference of one raw mail, as plain JSON values.
+    With `session`, the reference is decided against that database, which is only read."""
     try:
+        if not has_header_block(raw):
+            raise MessageRejected(NOT_MAIL)
         msg = parse_message(raw, settings.ingest)
     except MessageRejected as exc:
         return {**dict.fromkeys(_MESSAGE_KEYS), "rejected": str(exc)}
     result = classify(msg, envelope_from)
     refs = find_ticket_refs(msg, settings.tickets, result.bounce)
+    fields = {**_message_fields(msg), **_classification_fields(result), **_ref_fields(refs)}
+    if session is not None:
+        fields |= _placement_fields(
+            session, msg, result, Envelope(mail_from=envelope_from), settings
+        )
+    return {**fields, "rejected": None}
+
+
+def _placement_fields(
+    session: Session,
+    msg: ParsedMessage,
+    verdict: Classification,
+    envelope: Envelope,
+    settings: Settings,
+) -> dict[str, Any]:
+    """What `ingest` would do: the ticket the mail joins (a bounce: is recorded against), or a
+    new ticket in a department, related to another ticket or not. Bounces open no ticket; a
+    new ticket without a department is held."""
+    placement = place_mail(session, msg, verdict, envelope, settings.tickets)
+    joins = placement.joins
+    opens = joins is None and verdict.kind is not Kind.BOUNCE
+    related, reason = link_and_reason(placement.located) if opens else (None, "")
+    department = None
+    if opens:
+        default = settings.tickets.default_department
+        department = department_for(session, msg, envelope, default)
+        opens, reason = (True, reason) if department is not None else (False, NO_DEPARTMENT)
     return {
-        **_message_fields(msg),
-        **_classification_fields(result),
-        **_ref_fields(refs),
-        "rejected": None,
+        "ticket": joins.number if joins is not None else None,
+        "threading": {
+            "looked_at": DATABASE,
+            "opens_new_ticket": opens,
+            "department": department.name if department is not None else None,
+            "related": related.number if related is not None else None,
+            "reason": reason or placement.located.reason,
+        },
     }
 
 
@@ -113,6 +163,7 @@ def _bounce_fields(bounce: BounceReport) -> dict[str, Any]:
 def _ref_fields(refs: TicketRefs) -> dict[str, Any]:
     return {
         "ticket": refs.number,
+        "threading": {"looked_at": MAIL_ALONE},
         "ticket_refs": {
             "tag_numbers": list(refs.tag_numbers),
             "message_ids": [

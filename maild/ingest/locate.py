@@ -20,9 +20,12 @@ from maild.mailids import parse_verp
 from maild.settings import TicketSettings
 from maild.store import batch
 from maild.store.models import Department, Message, Outbox, Ticket
+from maild.tickets.incoming import incoming_transition
 from maild.tickets.lookup import department_by_address, resolve_number
 from maild.tickets.participants import is_participant
-from maild.values import Direction, ReplyPolicy
+from maild.values import Direction, Kind, ReplyPolicy
+
+NO_DEPARTMENT = "no department address among the recipients and no default department configured"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,50 @@ class Located:
     reason: str = ""
     # For a bounce found by a token: the outgoing message it reports on.
     message: Message | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a mail goes: `ingest` carries it out, `inspect` reports it."""
+
+    located: Located
+    joins: Ticket | None = None  # appended to it; a bounce: recorded against it
+
+
+def place_mail(
+    session: Session,
+    msg: ParsedMessage,
+    verdict: Classification,
+    envelope: Envelope,
+    settings: TicketSettings,
+) -> Placement:
+    """DESIGN §1: the ticket a mail joins, or none (a new ticket, related to `located.ticket`
+    when `link_and_reason` says so); DESIGN §2 for bounces, which never open a ticket."""
+    if verdict.kind is Kind.BOUNCE:
+        found = locate_bounce(session, msg, verdict, envelope, settings)
+        return Placement(found, found.ticket)
+    located = locate_ticket(session, msg, settings)
+    ticket = located.ticket
+    if ticket is None or not located.trusted:
+        return Placement(located)
+    deleted = ticket.deleted_at is not None
+    machine_made = not verdict.changes_status
+    appends = incoming_transition(ticket.status, deleted, machine_made).appends
+    return Placement(located, ticket if appends else None)
+
+
+def link_and_reason(located: Located) -> tuple[Ticket | None, str]:
+    """The ticket a new ticket is related to, and why a new one was opened. DESIGN §1: a
+    closed-and-locked ticket, or one a stranger names, gets a related ticket; a deleted ticket
+    stays out of sight and the new ticket stands alone."""
+    ticket = located.ticket
+    if ticket is None:
+        return None, ""
+    if ticket.deleted_at is not None:
+        return None, f"ticket {ticket.number} is deleted; opened a new ticket"
+    if not located.trusted:
+        return ticket, located.reason
+    return ticket, f"ticket {ticket.number} is closed and locked; opened a related ticket"
 
 
 def locate_ticket(session: Session, msg: ParsedMessage, settings: TicketSettings) -> Located:

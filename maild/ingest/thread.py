@@ -27,6 +27,10 @@ _PREFIX = re.compile(
 )
 
 
+# A ticket prefix as configs write them ("SUP", "HLP", "H.D"), bounded in length.
+_PREFIX_SHAPE = r"(?P<prefix>[A-Za-z0-9]{1,20}(?:[._][A-Za-z0-9]{1,20}){0,3})"
+
+
 @dataclass(frozen=True)
 class MessageIdRef:
     message_id: str
@@ -63,42 +67,53 @@ def find_ticket_refs(
     if bounce is not None:
         return TicketRefs(
             tag_numbers=find_tag_numbers(bounce.original_subject or "", settings),
-            message_ids=_maild_ids((bounce.original_message_id,), settings),
+            message_ids=_maild_ids((bounce.original_message_id,)),
             verp_token=bounce.verp_token,
             from_returned_message=True,
         )
     named = (msg.in_reply_to, *reversed(msg.references))
     return TicketRefs(
         tag_numbers=find_tag_numbers(msg.subject, settings),
-        message_ids=_maild_ids(named, settings),
+        message_ids=_maild_ids(named),
     )
 
 
 def find_tag_numbers(subject: str, settings: TicketSettings) -> tuple[str, ...]:
-    """Ticket numbers of every tag anywhere in the subject, canonical form, first first."""
-    pattern = _tag_pattern(settings.subject_tag, settings.number_format, settings.prefix)
+    """Ticket numbers of every tag anywhere in the subject, canonical form, first first. Any
+    prefix is read, not only the current one: tags of tickets numbered before a prefix
+    change keep working, and a number that names no ticket is left to the lookup to drop."""
+    pattern = _tag_pattern(settings.subject_tag, settings.number_format)
     numbers = (_canonical(m, settings) for m in pattern.finditer(subject))
     return tuple(dict.fromkeys(numbers))
 
 
-def _maild_ids(ids: tuple[str | None, ...], settings: TicketSettings) -> tuple[MessageIdRef, ...]:
-    shape = _number_pattern(settings.number_format, settings.prefix)
+def _maild_ids(ids: tuple[str | None, ...]) -> tuple[MessageIdRef, ...]:
+    """Our Message-IDs among `ids`, whatever number format made them: the token is what
+    identifies the mail, and the format may have changed since we sent it."""
     refs: dict[str, MessageIdRef] = {}
     for mid in ids:
         parsed = parse_message_id(mid) if mid else None
-        if mid and parsed and re.fullmatch(shape, parsed[1], re.IGNORECASE):
+        if mid and parsed:
             refs.setdefault(mid, MessageIdRef(mid, parsed[0], parsed[1]))
     return tuple(refs.values())
 
 
 def _canonical(match: re.Match[str], settings: TicketSettings) -> str:
-    seq = match.groupdict().get("seq")
-    return settings.format_number(int(seq)) if seq is not None else match.group("number")
+    """The number as `number_format` writes it, with the prefix the tag carries: a number made
+    under an earlier prefix keeps it (each prefix has its own sequence: SUP-000001 and
+    HLP-000001 are two tickets)."""
+    found = match.groupdict()
+    if found.get("seq") is None:
+        return match.group("number")
+    prefix = found.get("prefix") or settings.prefix
+    if prefix.lower() == settings.prefix.lower():
+        prefix = settings.prefix
+    return settings.number_format.format(prefix=prefix, seq=int(found["seq"]))
 
 
 @lru_cache(maxsize=16)
-def _tag_pattern(tag: str, number_format: str, prefix: str) -> re.Pattern[str]:
-    number = f"(?P<number>{_number_pattern(number_format, prefix)})"
+def _tag_pattern(tag: str, number_format: str) -> re.Pattern[str]:
+    number = f"(?P<number>{_number_pattern(number_format)})"
     parts = []
     for literal, field, _spec, _conv in string.Formatter().parse(tag):
         parts.append(re.escape(literal))
@@ -108,13 +123,15 @@ def _tag_pattern(tag: str, number_format: str, prefix: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=16)
-def _number_pattern(number_format: str, prefix: str) -> str:
-    """The regex of a number made by `number_format`: `{prefix}-{seq:06d}` → `SUP-(\\d{6,})`."""
+def _number_pattern(number_format: str) -> str:
+    """The regex of a number made by `number_format` under any prefix: `{prefix}-{seq:06d}`
+    → `(?P<prefix>…)-(?P<seq>\\d{6,})`. The prefix's runs are bounded, so the regex cannot
+    backtrack far where the prefix and the sequence touch (`{prefix}{seq}`)."""
     parts = []
     for literal, field, spec, _conv in string.Formatter().parse(number_format):
         parts.append(re.escape(literal))
         if field == "prefix":
-            parts.append(re.escape(prefix))
+            parts.append("(?P=prefix)" if "(?P<prefix>" in "".join(parts) else _PREFIX_SHAPE)
         elif field == "seq":
             width = re.match(r"0?(\d+)", spec or "")
             parts.append(rf"(?P<seq>\d{{{width.group(1)},}})" if width else r"(?P<seq>\d+)")

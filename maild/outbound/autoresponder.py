@@ -78,7 +78,9 @@ def refusal(
     """Why no autoresponse may go to `sender`; "" when one may."""
     if department is None or not department.autoresponder_enabled:
         return "the department has no autoresponder"
-    if not sender or is_own_address(session, sender, ctx.settings):
+    if not sender:
+        return "the mail names no sender to answer (no readable From, Reply-To or envelope sender)"
+    if is_own_address(session, sender, ctx.settings):
         return "the sender is one of our own addresses"
     if is_daemon(sender):
         return "the sender is a mail system (mailer-daemon or postmaster)"

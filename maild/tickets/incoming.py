@@ -25,19 +25,32 @@ from maild.values import Status
 class IncomingTransition(StrEnum):
     KEEP = "keep"  # appended; the ticket stays active
     REACTIVATE = "reactivate"  # appended; waiting/closed -> active
+    APPEND_ONLY = "append_only"  # machine-made mail: appended, the status left as it is
     NEW_RELATED = "new_related"  # closed_locked: a new ticket, related to this one
     NEW_TICKET = "new_ticket"  # deleted: a new ticket, unrelated
 
     @property
     def appends(self) -> bool:
-        return self in (IncomingTransition.KEEP, IncomingTransition.REACTIVATE)
+        return self in (
+            IncomingTransition.KEEP,
+            IncomingTransition.REACTIVATE,
+            IncomingTransition.APPEND_ONLY,
+        )
 
 
-def incoming_transition(status: Status, deleted: bool) -> IncomingTransition:
+def incoming_transition(
+    status: Status, deleted: bool, machine_made: bool = False
+) -> IncomingTransition:
     """What a customer's mail does to a ticket in `status` (DESIGN §1 "Incoming mail on an
-    existing ticket"). A deleted ticket is checked first: it is also closed_locked."""
+    existing ticket"). A deleted ticket is checked first: it is also closed_locked.
+
+    DESIGN §1: machine-made mail (out-of-office notices, feedback reports, success reports) is
+    appended but changes no status, whatever the status: a vacation notice answering a
+    closed-and-locked ticket opens nothing, and one answering a closed ticket re-opens nothing."""
     if deleted:
         return IncomingTransition.NEW_TICKET
+    if machine_made:
+        return IncomingTransition.APPEND_ONLY
     if status is Status.ACTIVE:
         return IncomingTransition.KEEP
     if status is Status.CLOSED_LOCKED:

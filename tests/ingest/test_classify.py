@@ -197,10 +197,10 @@ def test_out_of_office_reply_is_automatic() -> None:
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, "auto-submitted")
 
 
-def test_list_mail_is_automatic() -> None:
+def test_list_mail_is_a_persons_mail_that_is_never_answered() -> None:
     result = classify(parse_fixture("list-mail.eml"), "announce-bounces@lists.example.org")
-    assert result.kind is Kind.AUTO_REPLY
-    assert result.reason in ("precedence", "list-headers")
+    assert (result.kind, result.reason) == (Kind.NORMAL, "mailing-list")
+    assert (result.may_autorespond, result.changes_status) == (False, True)
 
 
 @pytest.mark.parametrize(
@@ -210,17 +210,33 @@ def test_list_mail_is_automatic() -> None:
         ("Auto-Submitted: auto-replied; owner-email=x@y", "auto-submitted"),
         ("Precedence: bulk", "precedence"),
         ("Precedence: junk", "precedence"),
-        ("Precedence: list", "precedence"),
-        ("List-Id: <team.lists.example.org>", "list-headers"),
-        ("List-Unsubscribe: <mailto:leave@example.org>", "list-headers"),
-        ("X-Auto-Response-Suppress: OOF, AutoReply", "x-auto-response-suppress"),
-        ("X-Autoreply: yes", "x-autoreply"),
-        ("X-Autorespond: vacation", "x-autoreply"),
+        ("X-Autoreply: yes", "vendor-autoreply"),
+        ("X-Autorespond: vacation", "vendor-autoreply"),
     ],
 )
-def test_rfc3834_marks_make_mail_automatic(header: str, reason: str) -> None:
+def test_rfc3834_and_vendor_marks_make_mail_machine_made(header: str, reason: str) -> None:
     result = classify(mail(header), "jane@example.net")
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, reason)
+    assert (result.may_autorespond, result.changes_status) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("Precedence: list", "mailing-list"),
+        ("List-Id: <team.lists.example.org>", "mailing-list"),
+        ("List-Unsubscribe: <mailto:leave@example.org>", "mailing-list"),
+        # Outlook writes it on mail people send: a request not to answer, not a machine's mark.
+        ("X-Auto-Response-Suppress: OOF, AutoReply", "x-auto-response-suppress"),
+        ("X-Auto-Response-Suppress: All", "x-auto-response-suppress"),
+    ],
+)
+def test_list_and_suppress_marks_change_status_but_get_no_autoresponse(
+    header: str, reason: str
+) -> None:
+    result = classify(mail(header), "jane@example.net")
+    assert (result.kind, result.reason) == (Kind.NORMAL, reason)
+    assert (result.may_autorespond, result.changes_status) == (False, True)
 
 
 @pytest.mark.parametrize(
@@ -252,12 +268,12 @@ def test_mailer_daemon_and_postmaster_senders_are_automatic(sender: str) -> None
     assert (result.kind, result.reason) == (Kind.AUTO_REPLY, "daemon-sender")
 
 
-def test_automatic_mail_and_bounces_are_never_normal_so_never_autoresponded() -> None:
-    # The pipeline answers only `normal` mail (RFC 3834 §2).
-    assert classify(parse_fixture("out-of-office.eml"), "jane@example.net").kind is not Kind.NORMAL
-    assert classify(parse_fixture("list-mail.eml"), "x@lists.example.org").kind is not Kind.NORMAL
-    assert classify(parse_fixture("dsn-failed.eml"), "").kind is not Kind.NORMAL
-    assert classify(mail(), "").kind is not Kind.NORMAL
+def test_automatic_mail_lists_and_bounces_are_never_autoresponded() -> None:
+    # RFC 3834 §2: the pipeline answers only mail classification allows.
+    assert not classify(parse_fixture("out-of-office.eml"), "jane@example.net").may_autorespond
+    assert not classify(parse_fixture("list-mail.eml"), "x@lists.example.org").may_autorespond
+    assert not classify(parse_fixture("dsn-failed.eml"), "").may_autorespond
+    assert not classify(mail(), "").may_autorespond
 
 
 def test_a_normal_request_is_normal() -> None:

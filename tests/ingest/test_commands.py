@@ -30,14 +30,48 @@ def test_inspect_prints_the_design_fields_without_storing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'never.db'}")
-    assert main(["--config", config, "inspect", "--json", str(FLOWS / "dsn-failed.eml")]) == 0
+    args = ["--config", config, "inspect", "--json", "--no-db", str(FLOWS / "dsn-failed.eml")]
+    assert main(args) == 0
     (report,) = _lines(capsys)
     for key in ("subject", "from", "to", "cc", "date", "message_id", "in_reply_to",
                 "references", "text", "html", "attachments", "kind", "bounce"):  # fmt: skip
         assert key in report
     assert report["kind"] == "bounce"
     assert "carol@customer.example" in json.dumps(report["bounce"])
+    assert report["threading"] == {"looked_at": "mail alone"}
     assert not (tmp_path / "never.db").exists()
+
+
+def test_inspect_without_a_database_says_what_to_do_and_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 'never.db'}")
+    assert main(["--config", config, "inspect", str(FLOWS / "new-request.eml")]) == 2
+    error = capsys.readouterr().err
+    assert "maild init" in error and "--no-db" in error
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_inspect_decides_the_ticket_against_the_configured_database(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    assert main(["--config", config, "ingest", str(FLOWS / "new-request.eml")]) == 0
+    capsys.readouterr()
+    stranger = str(FLOWS / "stranger-guessed-number.eml")
+
+    assert main(["--config", config, "inspect", "--json", stranger]) == 0
+    (report,) = _lines(capsys)
+    # reply_policy: a stranger naming SUP-000001 gets a new ticket, related to it.
+    assert report["ticket"] is None
+    assert report["threading"]["looked_at"] == "database"
+    assert report["threading"]["opens_new_ticket"] is True
+    assert report["threading"]["related"] == "SUP-000001"
+    assert "not a participant" in report["threading"]["reason"]
+
+    assert main(["--config", config, "inspect", "--json", "--no-db", stranger]) == 0
+    (alone,) = _lines(capsys)
+    assert (alone["ticket"], alone["threading"]) == ("SUP-000001", {"looked_at": "mail alone"})
 
 
 def test_inspect_of_a_missing_file_says_which(

@@ -118,11 +118,14 @@ def test_sisimai_bounce_rows_are_bounces() -> None:
 
 
 @pytest.mark.parametrize("kind", ["auto_reply", "feedback_report", "delivered_dsn"])
-def test_sisimai_automatic_rows_are_not_normal(kind: str) -> None:
+def test_sisimai_automatic_rows_are_machine_made(kind: str) -> None:
+    """Vacation notices, feedback reports and success DSNs: no autoresponse, no status change."""
     rows = [r for r in sisimai_rows() if r["kind"] == kind]
     assert rows
-    normal = [r["file"] for r in rows if classified(r["file"], SISIMAI).kind is Kind.NORMAL]
-    assert normal == []
+    verdicts = {r["file"]: classified(r["file"], SISIMAI) for r in rows}
+    answered = [f for f, v in verdicts.items() if v.may_autorespond or v.changes_status]
+    assert answered == []
+    assert all(v.kind is Kind.AUTO_REPLY for v in verdicts.values())
 
 
 def test_sisimai_not_bounce_row_is_normal() -> None:

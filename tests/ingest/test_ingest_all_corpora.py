@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from maild.cli import main
+from maild.ingest.sources import Format, file_format
 from maild.store.db import Store
 from maild.store.models import Inbound
 from maild.values import Outcome
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.corpora
 def expected_sources(files: list[Path]) -> list[str]:
     sources: list[str] = []
     for path in files:
-        if path.read_bytes()[:5] == b"From ":
+        if file_format(path) is Format.MBOX:
             box = mailbox.mbox(path, create=False)
             sources += [f"{path}#{i}" for i in range(1, len(box.keys()) + 1)]
             box.close()

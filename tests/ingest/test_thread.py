@@ -102,17 +102,34 @@ def test_tag_anywhere_in_the_subject_gives_the_canonical_number(subject: str) ->
 
 
 @pytest.mark.parametrize(
-    "subject", ["[#SUP-42] too short", "[#ABC-000042] other prefix", "SUP-000042 no tag", "[#]"]
+    "subject", ["[#SUP-42] too short", "SUP-000042 no tag", "[#]", "[#-000042]"]
 )
 def test_text_that_does_not_have_the_tag_shape_names_no_ticket(subject: str) -> None:
     assert find_tag_numbers(subject, TICKETS) == ()
+
+
+def test_tags_of_any_prefix_are_read_so_numbers_from_before_a_prefix_change_thread() -> None:
+    after_change = TicketSettings(prefix="HLP")
+    subject = "Re: [#SUP-000001] [#hlp-000002] [#ABC-0000042]"
+    assert find_tag_numbers(subject, after_change) == ("SUP-000001", "HLP-000002", "ABC-000042")
+
+
+def test_our_message_ids_are_read_whatever_the_number_format() -> None:
+    mid = make_message_id(TOKEN, "SUP-000001", "example.com")
+    raw = f"From: a@b.example\nSubject: x\nIn-Reply-To: {mid}\n\nbody\n".encode()
+    msg = parse_message(raw, IngestLimits())
+    settings = TicketSettings(prefix="HLP", number_format="{prefix}{seq:04d}")
+    assert find_ticket_refs(msg, settings).message_ids == (MessageIdRef(mid, TOKEN, "SUP-000001"),)
 
 
 def test_tag_regex_follows_the_configured_format_and_escapes_it() -> None:
     custom = TicketSettings(
         prefix="H.D", number_format="{prefix}{seq:04d}", subject_tag="(T*{number})"
     )
-    assert find_tag_numbers("Re: (T*H.D0042) x (T*HxD0042)", custom) == ("H.D0042",)
+    assert find_tag_numbers("Re: (T*H.D0042) x [#H.D0043] (T*h.d0044)", custom) == (
+        "H.D0042",
+        "H.D0044",
+    )
 
 
 def test_references_only_reply_names_our_message_ids_newest_first() -> None:

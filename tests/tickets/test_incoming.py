@@ -44,6 +44,18 @@ def test_incoming_transition_follows_the_design_table(
     assert incoming_transition(status, deleted) is expected
 
 
+@pytest.mark.parametrize("status", list(Status))
+def test_machine_made_mail_is_appended_and_changes_no_status(status: Status) -> None:
+    transition = incoming_transition(status, deleted=False, machine_made=True)
+    assert transition is T.APPEND_ONLY and transition.appends
+
+
+def test_machine_made_mail_to_a_deleted_ticket_opens_a_new_one() -> None:
+    assert (
+        incoming_transition(Status.CLOSED_LOCKED, deleted=True, machine_made=True) is T.NEW_TICKET
+    )
+
+
 def test_reply_to_closed_ticket_reopens_it_for_its_agent(store: Store, now: datetime) -> None:
     distributor = RecordingDistributor()
     later = now + timedelta(hours=1)
