@@ -107,21 +107,25 @@ def _delete(session: Session, model: Any, where: sa.ColumnElement[bool]) -> None
     session.execute(sa.delete(model).where(where).execution_options(synchronize_session=False))
 
 
-def auto_close(session: Session, now: datetime) -> list[Ticket]:
-    """Close the waiting tickets that sat idle past their department's auto-close time.
-    Rows another process is closing are skipped (locked), so the sweep can run anywhere."""
+def auto_close(session: Session, now: datetime, limit: int | None = None) -> list[Ticket]:
+    """Close the waiting tickets that sat idle past their department's auto-close time (at most
+    `limit` per department). Rows another process is closing are skipped (locked), so the sweep
+    can run anywhere."""
     closed: list[Ticket] = []
     departments = sa.select(Department).where(Department.auto_close_after_minutes.is_not(None))
     for department in session.scalars(departments).all():
         minutes = department.auto_close_after_minutes or 0
-        for ticket in _idle_waiting(session, department.id, now - timedelta(minutes=minutes)):
+        idle_since = now - timedelta(minutes=minutes)
+        for ticket in _idle_waiting(session, department.id, idle_since, limit):
             ticket.status = Status.CLOSED  # waiting counts toward no agent: nothing to release
             note(session, ticket, SYSTEM, Action.AUTO_CLOSED, now, Status.WAITING, Status.CLOSED)
             closed.append(ticket)
     return closed
 
 
-def _idle_waiting(session: Session, department_id: int, idle_since: datetime) -> list[Ticket]:
+def _idle_waiting(
+    session: Session, department_id: int, idle_since: datetime, limit: int | None
+) -> list[Ticket]:
     scheduled = sa.and_(Ticket.followup_at.is_not(None), Ticket.followup_suspended.is_(False))
     statement = (
         sa.select(Ticket)
@@ -133,6 +137,7 @@ def _idle_waiting(session: Session, department_id: int, idle_since: datetime) ->
             sa.not_(scheduled),
         )
         .order_by(Ticket.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(statement))
