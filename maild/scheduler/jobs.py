@@ -16,6 +16,7 @@ from maild.routing import drain_queue, run_due_rebalances
 from maild.scheduler.alerts import send_queue_alerts
 from maild.scheduler.compress import compress_idle_raw
 from maild.settings import Settings
+from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Group, JobRun, Ticket
 from maild.tickets.followup import fire_due_followups
@@ -47,6 +48,8 @@ def _in_batches(ctx: JobContext, step: Callable[[Session, int], int]) -> int:
     batch, total = ctx.settings.scheduler.batch, 0
     while True:
         with ctx.store.transaction() as session:
+            # Groups and departments are read once per batch, not once per ticket.
+            reference_cache.start(session)
             done = step(session, batch)
         total += done
         if done < batch:
