@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild import __version__
+from maild.cli_jobs import register as register_job_commands
 from maild.cli_mail import register as register_mail_commands
 from maild.cli_outbound import register as register_outbound_commands
 from maild.config import load_settings
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(*argument.flags, **argument.options)
         sub.set_defaults(handler=cmd.handler)
     register_mail_commands(root)  # ingest, inspect, reprocess, bounces
+    register_job_commands(root)  # jobs list, jobs run
     register_outbound_commands(groups["ticket"])  # ticket reply, forward, resend, new
     return parser
 
