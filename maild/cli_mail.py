@@ -27,6 +27,7 @@ from maild.runtime import build_pipeline, opened_store
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.store.models import Bounce, Inbound, Ticket
+from maild.terminal import terminal_line
 from maild.values import InboundState
 
 
@@ -86,7 +87,7 @@ def cmd_inspect(settings: Settings, args: argparse.Namespace) -> int:
 
 def _human(report: dict[str, Any]) -> str:
     keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason")
-    return "\n".join(f"{key}: {report.get(key)}" for key in keys) + "\n"
+    return "\n".join(f"{key}: {terminal_line(report.get(key))}" for key in keys) + "\n"
 
 
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:

@@ -97,10 +97,9 @@ def html_body(scale: float = 1.0) -> bytes:
 
 
 def plain_body(scale: float = 1.0) -> bytes:
-    """21 MB of plain text."""
-    line = b"A line of body text in a very long plain mail, repeated many times over.\r\n"
+    """21 MB of plain text in short lines: the parser held one string per line."""
     headers = b"Subject: log\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    return _mail(headers, line * _n(290_000, scale), "plain")
+    return _mail(headers, b"word\r\n" * _n(3_500_000, scale), "plain")
 
 
 LINEAR_TIME: dict[str, Callable[[float], bytes]] = {

@@ -29,6 +29,8 @@ _SPACE = re.compile(r"\s+")
 # decoding costs 20 µs a word, and no header maild reads is anywhere near as long.
 _MAX_DECODED = 16 * 1024
 
+_GUESS_SAMPLE = 64 * 1024
+
 # Charset names that are not codecs but say "we don't know" (RFC 2045 default is us-ascii).
 _UNKNOWN = frozenset({"unknown-8bit", "x-unknown", "unknown", "8bit", "default", ""})
 
@@ -78,12 +80,22 @@ def decode_bytes(
         if text is not None:
             return text, codec
     may_guess = guesses is None or guesses.spend()
-    found = from_bytes(data).best() if may_guess else None
+    found = from_bytes(_sample(data)).best() if may_guess else None
     if found is not None and found.encoding:
         text = _strict_decode(data, found.encoding)
         if text is not None:
             return text, found.encoding
     return data.decode("latin-1"), None
+
+
+def _sample(data: bytes) -> bytes:
+    """The bytes a charset is guessed from: the first `_GUESS_SAMPLE`, cut at a line end so
+    that no multi-byte character is cut in two. charset-normalizer on a whole 5 MB body took
+    15 times its size in memory; the guess is checked on all of it by the strict decode."""
+    if len(data) <= _GUESS_SAMPLE:
+        return data
+    end = data.rfind(b"\n", 0, _GUESS_SAMPLE)
+    return data[: end + 1 if end > 0 else _GUESS_SAMPLE]
 
 
 def _strict_decode(data: bytes, codec: str | None) -> str | None:
