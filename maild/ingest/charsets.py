@@ -126,7 +126,11 @@ def unfold(value: str) -> str:
 
 
 def decode_header_text(value: str, guesses: GuessBudget | None = None) -> str:
-    """Decode an unstructured header value: 8-bit bytes, then RFC 2047 encoded-words."""
+    """Decode an unstructured header value: 8-bit bytes, then RFC 2047 encoded-words.
+
+    Without `guesses`, the value gets a budget of its own: one value may hold thousands of
+    encoded-words in unknown charsets."""
+    guesses = guesses if guesses is not None else GuessBudget()
     text = unfold(decode_surrogates(value, guesses))
     if _ENCODED_WORD not in text:
         return text

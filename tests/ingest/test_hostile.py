@@ -20,6 +20,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import maild.addresses
 import maild.ingest.charsets
@@ -250,3 +252,69 @@ def test_ingest_turns_poison_into_a_ticket(
     assert main(["--config", config, "ingest", "--quiet", str(path)]) == 0
     (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
     assert line["outcome"] == "new_ticket", line["reason"]
+
+
+# --- generated headers and MIME trees -------------------------------------------------------
+
+_NAMES = (
+    "Subject", "From", "To", "Cc", "Reply-To", "X-Original-To", "Delivered-To", "Message-ID",
+    "In-Reply-To", "References", "Date", "Return-Path", "X-Failed-Recipients", "Auto-Submitted",
+    "X-Amz-Sns-Message-Id", "Content-Type", "X-Foo",
+)  # fmt: skip
+_PIECES = (
+    "(", ")", '"', "<", ">", ",", ";", ":", "@", "\\", " ", "\t", "\r\n ", "re", "Re: ", "AW:",
+    "[#SUP-000001]", "=?utf-8?b?A?=", "=?x-0?q?=E9?=", "=?utf-8?q?a?=", "=?utf-8?q?=0D=0A?=",
+    "begin 644 x\n", "end\n", "\x1b", "é", "a@b.example", "<id@x.example>", "bounces+t@example.com",
+    '"bouncedRecipients": [', '"notificationType": "Bounce"', "Final-Recipient: rfc822; a@b\n",
+    "Action: failed\n", "<td>x</td>", "\n\n", "--b\n",
+)  # fmt: skip
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+_run = st.tuples(st.one_of(st.sampled_from(_PIECES), _text), st.integers(1, 2000))
+_value = st.lists(_run.map(lambda run: run[0] * run[1]), max_size=5).map("".join)
+_headers = st.lists(st.tuples(st.sampled_from(_NAMES), _value), max_size=6)
+_leaf = st.tuples(
+    st.sampled_from(("text/plain", "text/html", "message/delivery-status", "message/rfc822",
+                     "text/rfc822-headers", "application/octet-stream")),
+    st.sampled_from(("", "; charset=utf-8", "; charset=x-0", "; charset=iso-8859-1")),
+    st.sampled_from(("", "base64", "quoted-printable", "x-uuencode", "8bit", "nonsense")),
+    _value,
+)  # fmt: skip
+_tree = st.recursive(_leaf, lambda children: st.lists(children, max_size=4), max_leaves=8)
+
+
+def _render_headers(headers: list[tuple[str, str]]) -> bytes:
+    lines = (f"{name}: {value}\r\n" for name, value in headers)
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _render_part(node: Any, depth: int = 0) -> bytes:
+    if isinstance(node, list):
+        boundary = f"b{depth}"
+        parts = b"".join(b"--%s\r\n%s\r\n" % (boundary.encode(), _render_part(child, depth + 1))
+                         for child in node)  # fmt: skip
+        head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'.encode()
+        return head + parts + f"--{boundary}--\r\n".encode()
+    content_type, charset, encoding, body = node
+    head = f"Content-Type: {content_type}{charset}\r\n"
+    head += f"Content-Transfer-Encoding: {encoding}\r\n" if encoding else ""
+    return (head + "\r\n").encode() + body.encode("utf-8", "surrogateescape")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    headers=_headers,
+    tree=_tree,
+    envelope_from=st.sampled_from((None, "", "mallory@attacker.example")),
+)
+def test_generated_mail_is_read_without_an_exception_and_within_bounded_work(
+    headers: list[tuple[str, str]], tree: Any, envelope_from: str | None
+) -> None:
+    raw = b"From: m@attacker.example\r\n" + _render_headers(headers) + _render_part(tree)
+    with counting_work() as work:
+        report = read_all(raw, envelope_from)  # a CPU budget linear in the mail's size
+    assert report["rejected"] is None or "limit" in report["rejected"]
+    # Counted work that must not grow with the input: charset detections (a few budgets of
+    # 8 per mail), text per address-parser call, and what flufl.bounce reads.
+    assert len(work["guesses"].sizes) <= 50
+    assert max(work["address_text"].sizes, default=0) <= 2048
+    assert max(work["flufl_text"].sizes, default=0) <= 64 * 1024
