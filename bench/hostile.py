@@ -68,9 +68,10 @@ def measure(config: Path, paths: list[Path]) -> tuple[Run, Run]:
 
 
 def write_copies(directory: Path, name: str, raw: bytes) -> list[Path]:
-    """The input, and for a small one copies with their own Message-IDs (so ingest processes
-    each), making at least `_MEASURED_BYTES` per child: start-up noise then weighs less."""
-    count = max(1, min(_MAX_COPIES, -(-_MEASURED_BYTES // len(raw))))
+    """Copies of the input with their own Message-IDs (so ingest processes each): one for
+    memory, and enough to time for at least `_MEASURED_BYTES` per child, so that start-up
+    noise weighs less."""
+    count = 1 + max(1, min(_MAX_COPIES, -(-_MEASURED_BYTES // len(raw))))
     paths = []
     for index in range(count):
         path = directory / f"{name}-{index}.eml"
@@ -106,18 +107,19 @@ def main() -> int:
         header = f"{'input':<18} {'MB':>6} {'copies':>6}  {'command':<8} {'s':>6} {'s/MB':>6} "
         print(header + f"{'RSS MB':>7} {'x size':>7}  outcome")
         for name in args.only or list(inputs):
-            paths = write_copies(work, name, inputs[name](args.scale))
-            size_mb = paths[0].stat().st_size / 1e6
-            # Time over all copies; memory of one (an import's session grows with its batch).
-            timed = measure(config, paths)
-            single = measure(config, paths[:1]) if len(paths) > 1 else timed
+            # Memory of one copy of its own (an import's session grows with its batch), then
+            # time over the others: a copy ingested twice is a duplicate, not processed.
+            first, *paths = write_copies(work, name, inputs[name](args.scale))
+            size_mb = first.stat().st_size / 1e6
+            single = measure(config, [first])
+            timed = measure(config, paths) if paths else single
             for command, run, one, base in zip(
                 ("inspect", "ingest"), timed, single, bases, strict=True
             ):
                 times = max(one.peak_mb - base.peak_mb, 0) / size_mb
-                per_mb = max(run.seconds - base.seconds, 0) / (size_mb * len(paths))
+                per_mb = max(run.seconds - base.seconds, 0) / (size_mb * (len(paths) or 1))
                 print(
-                    f"{name:<18} {size_mb:>6.2f} {len(paths):>6}  {command:<8} "
+                    f"{name:<18} {size_mb:>6.2f} {len(paths) or 1:>6}  {command:<8} "
                     f"{run.seconds:>6.2f} {per_mb:>6.2f} {one.peak_mb:>7.0f} {times:>7.1f}  "
                     f"{one.outcome}",
                     flush=True,
