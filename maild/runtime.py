@@ -14,7 +14,6 @@ from maild.errors import StorageError
 from maild.ingest.apply import ApplyContext
 from maild.ingest.pipeline import Pipeline
 from maild.outbound.replies import OutboundContext
-from maild.outbound.templates import department_overrides
 from maild.provision import apply_config
 from maild.routing import RoundRobin
 from maild.settings import Settings
@@ -77,10 +76,4 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
 
 def build_outbound_context(settings: Settings) -> OutboundContext:
     """What replies, forwards, resends and agent-created tickets need (maild.outbound)."""
-    return OutboundContext(
-        outbound=settings.outbound,
-        tickets=settings.tickets,
-        autoresponder=settings.autoresponder,
-        distributor=build_distributor(settings),
-        templates=department_overrides(settings.departments),
-    )
+    return OutboundContext.of(settings, build_distributor(settings))
