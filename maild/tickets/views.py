@@ -191,15 +191,20 @@ _KEYS: dict[SortKey, tuple[Any, bool]] = {
 }
 
 
+# The keys whose value may be NULL (no follow-up, no agent): those sort last. Saying NULLS LAST
+# of a NOT NULL column would keep PostgreSQL from reading its index in order (idle time).
+_NULLABLE = frozenset({SortKey.FOLLOW_UP, SortKey.AGENT})
+
+
 def _order(query: TicketQuery) -> list[Any]:
     """The chosen key, then idle time in the same direction (seed: "Final sort order uses the
     ticket's idle time as the deciding factor"), then the id so pages never overlap."""
     keys = [query.sort, SortKey.IDLE] if query.sort is not SortKey.IDLE else [SortKey.IDLE]
-    order = [_direction(*_KEYS[key], query.descending) for key in keys]
+    order = [_direction(*_KEYS[key], query.descending, key in _NULLABLE) for key in keys]
     tie = Ticket.id.desc() if query.descending else Ticket.id.asc()
     return [*order, tie]
 
 
-def _direction(column: Any, inverted: bool, descending: bool) -> Any:
+def _direction(column: Any, inverted: bool, descending: bool, nullable: bool) -> Any:
     ordered = column.desc() if descending != inverted else column.asc()
-    return ordered.nulls_last()
+    return ordered.nulls_last() if nullable else ordered
