@@ -18,6 +18,7 @@ from maild.api.types import (
     Base64Data,
     Flag,
     Line,
+    LongName,
     MailAddress,
     MediaType,
     Name,
@@ -63,7 +64,7 @@ class ReplyIn(MarkIn):
     bcc: AddressList = Field("", description=f"{_TYPED}; never in the headers")
     subject: Line = Field("", description="for this mail only; the ticket keeps its subject")
     reply_all: Flag = False
-    canned: Name | None = Field(None, description="a canned reply, inserted before the body")
+    canned: LongName | None = Field(None, description="a canned reply, inserted before the body")
     message: RowRef | None = Field(
         None, description="id of the message answered; default: the newest from the customer"
     )
