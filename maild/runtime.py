@@ -78,13 +78,7 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
 
 def build_outbound_context(settings: Settings) -> OutboundContext:
     """What replies, forwards, resends and agent-created tickets need (maild.outbound)."""
-    return OutboundContext(
-        outbound=settings.outbound,
-        tickets=settings.tickets,
-        autoresponder=settings.autoresponder,
-        distributor=build_distributor(settings),
-        templates=department_overrides(settings.departments),
-    )
+    return OutboundContext.of(settings, build_distributor(settings))
 
 
 def build_job_context(settings: Settings, store: Store) -> JobContext:

@@ -5,10 +5,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from maild import __version__
-from maild.api import agents, audit, catalog, departments, groups, health, ticket_actions, tickets
+from maild.api import (
+    agents,
+    audit,
+    catalog,
+    departments,
+    groups,
+    health,
+    ticket_actions,
+    ticket_mail,
+    tickets,
+)
 from maild.api.context import ApiContext
 from maild.api.errors import install as install_errors
 from maild.liveness import ServiceBoard
+from maild.outbound import OutboundContext
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.tickets.ports import Distributor
@@ -18,6 +29,7 @@ _ROUTERS = (
     health.router,
     tickets.router,
     ticket_actions.router,
+    ticket_mail.router,
     agents.router,
     groups.router,
     departments.router,
@@ -39,7 +51,13 @@ def create_app(
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
-    app.state.ctx = ApiContext(settings=settings, store=store, distributor=distributor, board=board)
+    app.state.ctx = ApiContext(
+        settings=settings,
+        store=store,
+        distributor=distributor,
+        board=board,
+        outbound=OutboundContext.of(settings, distributor),
+    )
     install_errors(app)
     for router in _ROUTERS:
         app.include_router(router, prefix=PREFIX)

@@ -13,6 +13,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from maild.liveness import ServiceBoard
+from maild.outbound import OutboundContext
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.tickets.access import Viewer
@@ -27,6 +28,7 @@ class ApiContext:
     store: Store
     distributor: Distributor
     board: ServiceBoard
+    outbound: OutboundContext  # replies, drafts, forwards, resends, new tickets
 
     @contextmanager
     def write(self) -> Iterator[Session]:

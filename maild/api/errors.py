@@ -113,7 +113,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     location = [str(part) for part in first.get("loc", ())]
     # loc starts with where the value was: body, query, path, header
     field = ".".join(location[1:] if location[:1] in (["body"], ["query"], ["path"]) else location)
-    message = f"{field or 'request'}: {first.get('msg', 'invalid')}"
+    # A validator's own message reads as pydantic wraps it: "Value error, <ours>".
+    reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    message = f"{field or 'request'}: {reason}"
     return body(422, "invalid", message, field or None)
 
 

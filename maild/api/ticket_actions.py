@@ -77,17 +77,23 @@ def transfer_one(ctx: Ctx, caller: Anyone, number: Number, form: TransferIn) -> 
 def apply_transfer(
     session: Session, ctx: ApiContext, caller: Caller, ticket: Ticket, form: TransferIn
 ) -> None:
-    request = Transfer(
-        group_id=row_by_name(session, Group, form.group, "group").id,
-        agent_id=id_by_name(session, Agent, form.agent, "agent"),
+    request = transfer_request(session, form)
+    transfer(
+        session, ticket, request, distributor=ctx.distributor, actor=caller.actor, now=ctx.now()
+    )
+
+
+def transfer_request(session: Session, form: TransferIn, field: str = "") -> Transfer:
+    """The core's transfer for `form`; unknown names are 422s naming `field.group`, ..."""
+    at = f"{field}." if field else ""
+    return Transfer(
+        group_id=row_by_name(session, Group, form.group, f"{at}group").id,
+        agent_id=id_by_name(session, Agent, form.agent, f"{at}agent"),
         priority=form.priority,
         status=form.status,
         pin=form.pin,
         comment=form.comment,
-        brand_id=id_by_name(session, Brand, form.brand, "brand"),
-    )
-    transfer(
-        session, ticket, request, distributor=ctx.distributor, actor=caller.actor, now=ctx.now()
+        brand_id=id_by_name(session, Brand, form.brand, f"{at}brand"),
     )
 
 
@@ -95,30 +101,38 @@ def apply_transfer(
 def schedule(ctx: Ctx, caller: Anyone, number: Number, form: FollowUpIn) -> TicketSummary:
     with ctx.write() as session:
         ticket = visible_ticket(session, caller, number)
-        group_id = id_by_name(session, Group, form.group, "group") or ticket.group_id
-        # seed: "By default, the agent who schedules the follow-up will be assigned".
-        agent_id = (
-            id_by_name(session, Agent, form.agent, "agent")
-            if "agent" in form.model_fields_set
-            else caller.agent_id
-        )
-        followup = FollowUp(
-            at=form.at,
-            group_id=group_id,
-            agent_id=agent_id,
-            priority=form.priority,
-            pin=form.pin,
-            note=form.note,
-        )
         schedule_followup(
             session,
             ticket,
-            followup,
+            followup_request(session, caller, form, ticket.group_id),
             distributor=ctx.distributor,
             actor=caller.actor,
             now=ctx.now(),
         )
         return summary(session, ticket, ctx.now())
+
+
+def followup_request(
+    session: Session, caller: Caller, form: FollowUpIn, group_id: int, field: str = ""
+) -> FollowUp:
+    """The core's follow-up for `form`: in `group_id` (the ticket's) unless a group is named;
+    `agent` left out is the caller (seed: "By default, the agent who schedules the follow-up
+    will be assigned"). Unknown names are 422s naming `field.group`, ..."""
+    at = f"{field}." if field else ""
+    group_id = id_by_name(session, Group, form.group, f"{at}group") or group_id
+    agent_id = (
+        id_by_name(session, Agent, form.agent, f"{at}agent")
+        if "agent" in form.model_fields_set
+        else caller.agent_id
+    )
+    return FollowUp(
+        at=form.at,
+        group_id=group_id,
+        agent_id=agent_id,
+        priority=form.priority,
+        pin=form.pin,
+        note=form.note,
+    )
 
 
 @router.delete("/{number}/follow-up", summary="remove the follow-up (status as before it)")

@@ -16,7 +16,7 @@ from maild.api.errors import ERROR_RESPONSES, forbidden
 from maild.api.names import id_by_name, visible_ticket
 from maild.api.ticket_detail import summary, ticket_detail
 from maild.api.ticket_models import TicketDetail, TicketPage, TicketPatch, TicketSummary
-from maild.api.types import Address, Line, Name, Number, UtcTime
+from maild.api.types import MEDIA_TYPE, Address, Line, Name, Number, UtcTime
 from maild.errors import NotFound
 from maild.store.models import Agent, Attachment, Brand, Department, Group, Message, Raw, Ticket
 from maild.store.rawbytes import unpack
@@ -184,17 +184,20 @@ def undelete(ctx: Ctx, caller: Deleter, number: Number) -> TicketSummary:
         return summary(session, ticket, ctx.now())
 
 
-_DOWNLOAD: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "the bytes"}
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+# An attachment keeps the type its mail gave it (application/octet-stream when unusable).
+_ATTACHMENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"*/*": _BYTES}, "description": "the bytes"}
 }
-# RFC 6838 type/subtype; anything else from a mail is served as opaque bytes.
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+_RAW: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"message/rfc822": _BYTES}, "description": "the message as received or sent"}
+}
 
 
 @router.get(
     "/{number}/attachments/{attachment_id}",
     response_class=Response,
-    responses=_DOWNLOAD,
+    responses=_ATTACHMENT,
     summary="download an attachment",
 )
 def attachment(ctx: Ctx, caller: Anyone, number: Number, attachment_id: RowId) -> Response:
@@ -208,14 +211,14 @@ def attachment(ctx: Ctx, caller: Anyone, number: Number, attachment_id: RowId) -
     if row is None:
         raise NotFound(f"ticket {number} has no attachment {attachment_id}")
     media = row.content_type.strip().lower()
-    media = media if _MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
+    media = media if MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
     return download(row.data, media, row.filename or f"attachment-{attachment_id}")
 
 
 @router.get(
     "/{number}/messages/{message_id}/raw",
     response_class=Response,
-    responses=_DOWNLOAD,
+    responses=_RAW,
     summary="the raw message as received or sent",
 )
 def raw_message(ctx: Ctx, caller: Anyone, number: Number, message_id: RowId) -> Response:

@@ -18,8 +18,8 @@ from maild.errors import InvalidRequest, NotFound
 from maild.outbound.compose import ReplyRequest, compose_reply
 from maild.outbound.facts import agent_facts, message_facts, ticket_facts
 from maild.outbound.outbox import enqueue
-from maild.outbound.templates import Templates
-from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
+from maild.outbound.templates import Templates, department_overrides
+from maild.settings import AutoresponderSettings, OutboundSettings, Settings, TicketSettings
 from maild.store.models import Agent, CannedReply, Draft, Message, Outbox, Ticket
 from maild.tickets import lifecycle
 from maild.tickets._sql import upsert
@@ -42,6 +42,17 @@ class OutboundContext:
     autoresponder: AutoresponderSettings
     distributor: Distributor
     templates: Templates = field(default_factory=Templates)
+
+    @classmethod
+    def of(cls, settings: Settings, distributor: Distributor) -> OutboundContext:
+        """The context the settings describe (the departments' template overrides included)."""
+        return cls(
+            outbound=settings.outbound,
+            tickets=settings.tickets,
+            autoresponder=settings.autoresponder,
+            distributor=distributor,
+            templates=department_overrides(settings.departments),
+        )
 
 
 @dataclass(frozen=True)

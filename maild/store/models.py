@@ -203,6 +203,24 @@ class Ticket(Base):
     __table_args__ = (
         sa.Index("ix_ticket_group_status_agent", "group_id", "status", "agent_id"),
         sa.Index("ix_ticket_agent_status", "agent_id", "status"),
+        # The views (bench/api.py): `mine_*` and `queue` read a status and an agent (or none)
+        # in idle order; the live tickets in idle order, and counted, without the table.
+        sa.Index("ix_ticket_status_agent_idle", "status", "agent_id", "last_action_at"),
+        sa.Index(
+            "ix_ticket_live_idle",
+            "last_action_at",
+            "deleted_at",
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        # Few tickets are deleted: an index of all the NULLs would lure planners into reading
+        # most of the table through it for `deleted_at IS NULL`.
+        sa.Index(
+            "ix_ticket_deleted",
+            "deleted_at",
+            sqlite_where=sa.text("deleted_at IS NOT NULL"),
+            postgresql_where=sa.text("deleted_at IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(50), unique=True)
@@ -227,14 +245,15 @@ class Ticket(Base):
     followup_prev_status: Mapped[Status | None] = mapped_column(_enum(Status))
     followup_group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("group.id"))
     followup_agent_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("agent.id", ondelete="SET NULL")
+        sa.ForeignKey("agent.id", ondelete="SET NULL"),
+        index=True,  # who sees it (access.py)
     )
     followup_priority: Mapped[Priority | None] = mapped_column(_enum(Priority))
     followup_pin: Mapped[bool] = mapped_column(default=False)
     followup_note: Mapped[str] = mapped_column(sa.Text, default="")
     # A customer reply suspends the follow-up; its values stay for next time (seed).
     followup_suspended: Mapped[bool] = mapped_column(default=False)
-    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
     brand: Mapped[Brand] = relationship()
     department: Mapped[Department] = relationship()

@@ -8,17 +8,22 @@ import signal
 import subprocess
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from maild.api.app import create_app
 from maild.liveness import ServiceBoard, State
+from maild.provision import apply_config, create_api_token
 from maild.routing import RoundRobin
 from maild.scheduler import JOBS
 from maild.store.db import Store
+from maild.store.models import Outbox
+from maild.values import OutboxState
 from tests.api.conftest import Api, desk_settings, mail
 from tests.support import free_listen
 
@@ -62,11 +67,7 @@ def test_metrics_read_counts_from_the_database(api: Api) -> None:
     api.get("alice", "/tickets")
     response = api.client.get("/metrics")
     assert response.status_code == 200
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
+    samples = _samples(response.text)
     assert samples[("maild_mails_received_total", (("outcome", "new_ticket"),))] == 3
     assert samples[("maild_queue_length", (("group", "Tier 1"),))] == 2
     assert samples[("maild_queue_length", (("group", "Desk"),))] == 1
@@ -76,6 +77,48 @@ def test_metrics_read_counts_from_the_database(api: Api) -> None:
         "maild_api_request_duration_seconds_count",
         (("method", "GET"), ("route", "/api/v1/tickets"), ("status", "200")),
     ) in latency
+
+
+def test_metrics_report_outbox_failures_and_job_runs(store: Store) -> None:
+    board = ServiceBoard()
+    board.job_finished("auto_close", ok=True)
+    board.job_finished("auto_close", ok=True)
+    board.job_finished("rebalance", ok=False)
+    settings = desk_settings(str(store.engine.url))
+    with store.transaction() as session:
+        apply_config(session, settings, datetime.now(UTC))
+        token = create_api_token(session, "alice", datetime.now(UTC))
+    client = TestClient(create_app(settings, store, RoundRobin(), board))
+    auth = {"Authorization": f"Bearer {token}"}
+    for n in range(3):
+        created = client.post(
+            "/api/v1/tickets",
+            headers=auth,
+            json={"group": "Tier 1", "customer": f"c{n}@example.com", "subject": "s", "body": "b"},
+        )
+        assert created.status_code == 201, created.text
+    with store.transaction() as session:  # as the delivery worker leaves them
+        first, second, _ = session.scalars(sa.select(Outbox).order_by(Outbox.id)).all()
+        first.state, first.attempts = OutboxState.FAILED, 8
+        second.attempts = 2
+    samples = _samples(client.get("/metrics").text)
+    assert samples[("maild_outbox", (("state", "queued"),))] == 2  # the backlog
+    assert samples[("maild_outbox", (("state", "failed"),))] == 1
+    assert samples[("maild_outbox", (("state", "sent"),))] == 0
+    assert samples[("maild_outbox_retrying", ())] == 1
+    runs = "maild_job_runs_total"
+    assert samples[(runs, (("job", "auto_close"), ("outcome", "ok")))] == 2
+    assert samples[(runs, (("job", "rebalance"), ("outcome", "failed")))] == 1
+    posted = (("method", "POST"), ("route", "/api/v1/tickets"), ("status", "201"))
+    assert samples[("maild_api_request_duration_seconds_count", posted)] == 3
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def _get(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]

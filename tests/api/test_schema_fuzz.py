@@ -15,14 +15,18 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from maild.api.app import create_app
+from maild.outbound import OutboundContext, ReplyRequest, send_reply
 from maild.provision import apply_config, create_api_token
 from maild.routing import RoundRobin
 from maild.runtime import build_pipeline
 from maild.store.db import Store, upgrade_schema
+from maild.store.models import Agent
+from maild.tickets.lookup import get_ticket
 from tests.api.conftest import desk_settings, mail
 from tests.conftest import _fresh_postgres_database
 
@@ -55,8 +59,16 @@ def _target(url: str) -> Target:
         apply_config(session, config, datetime.now(UTC))
         token = create_api_token(session, "root", datetime.now(UTC))
     pipeline = build_pipeline(config, store)
-    for n in range(3):  # SUP-000001..3, so operations on tickets find some
-        pipeline.process([pipeline.receive(mail(f"Fuzz {n}"), "smtp", _envelope()).inbound_id])
+    # SUP-000001..3 (messages 1..3; attachment 1 on the first), so operations on tickets find some
+    for n in range(3):
+        raw = mail(f"Fuzz {n}", attachment=("a.png", "image/png", b"\x89PNG") if n == 0 else None)
+        pipeline.process([pipeline.receive(raw, "smtp", _envelope()).inbound_id])
+    with store.transaction() as session:  # message 4: an outgoing one, to forward or resend
+        ticket, root = get_ticket(session, "SUP-000001"), session.get(Agent, 5)
+        assert root is not None and root.name == "root"
+        outbound = OutboundContext.of(config, RoundRobin())
+        now = datetime.now(UTC)
+        send_reply(session, ticket, ReplyRequest(body="Hi"), agent=root, ctx=outbound, now=now)
     return Target(create_app(config, store, RoundRobin()), {"Authorization": f"Bearer {token}"})
 
 
@@ -85,6 +97,26 @@ def target(
 
 
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+# (ticket, one of its messages): message 4 is SUP-000001's outgoing reply; attachment 1 is
+# SUP-000001's too.
+EXISTING = (("SUP-000001", 4), ("SUP-000001", 1), ("SUP-000002", 2), ("SUP-000003", 3))
+
+
+@SCHEMA.hook
+def flatmap_path_parameters(ctx: Any, parameters: dict[str, Any] | None) -> Any:
+    """Drawn ticket numbers and message ids mostly name nothing (a 404): most examples name
+    the target's tickets and messages instead, so every operation on a ticket runs through."""
+    if not parameters or "number" not in parameters:
+        return st.just(parameters)
+    choices = [parameters]
+    for number, message in EXISTING:
+        chosen = {**parameters, "number": number}
+        if "message_id" in parameters:
+            chosen["message_id"] = message
+        if "attachment_id" in parameters:
+            chosen["attachment_id"] = 1
+        choices.append(chosen)
+    return st.sampled_from(choices)
 
 
 @SCHEMA.parametrize()
