@@ -124,6 +124,10 @@ def populate(store: Store, tickets: int) -> None:
     print(file=sys.stderr)
     _messages(store, tickets)
     _recent(store, rng, agent_ids, tickets)
+    if store.engine.dialect.name == "postgresql":
+        # What autovacuum does soon after a bulk load; without statistics the planner guesses.
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 def _ticket(
