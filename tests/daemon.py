@@ -73,9 +73,6 @@ class MaildProcess:
             overrides.setdefault("MAILD_SMTP_ENABLED", "false")
         else:
             overrides.setdefault("MAILD_SMTP_LISTEN", f"127.0.0.1:{smtp_port}")
-        # The API runs too, as it does for an admin; on a port of its own, so that two daemons
-        # (or a daemon beside another test's) never collide on the config's port.
-        overrides.setdefault("MAILD_API_LISTEN", f"127.0.0.1:{free_port()}")
         if init:
             done = subprocess.run(
                 maild_command(config, "init"), env=clean_env(overrides), capture_output=True,
@@ -92,6 +89,9 @@ class MaildProcess:
         cls, config: Path, directory: Path, smtp_port: int | None, env: Mapping[str, str]
     ) -> MaildProcess:
         """`maild serve` started, not waited for (see `wait_ready`)."""
+        # The API runs too, as it does for an admin; on a port of its own, so that two daemons
+        # (or a daemon beside another test's) never collide on the config's port.
+        env = {"MAILD_API_LISTEN": f"127.0.0.1:{free_port()}", **env}
         log_path = directory / f"serve-{next(_RUNS)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
-from maild.ingest.classify import MAILING_LIST, Classification, classify
+from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
 from maild.ingest.locate import (
     NO_DEPARTMENT,
     Located,
     department_for,
     link_and_reason,
     place_mail,
+    sent_to,
 )
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
@@ -147,6 +148,20 @@ def _open(
     return Applied(Outcome.NEW_TICKET, ticket, reason)
 
 
+def _distrust(session: Session, found: Located, report: BounceReport | None) -> str:
+    """Why a bounce may not change the ticket it names (DESIGN §2): it did not arrive as an
+    NDR, or it is correlated to one of our mails and names failed recipients, none of them
+    one the mail went to. "" when it may (a report naming no recipient cannot be checked)."""
+    if report is not None and not report.arrived_as_ndr:
+        return "it did not come as NDRs come (a person's envelope sender)"
+    if found.message is None or report is None or not report.failed_recipients:
+        return ""
+    failed = {address.lower() for address in report.failed_recipients}
+    if failed & sent_to(session, found.message):
+        return ""
+    return "the report fails for no recipient of the mail it names"
+
+
 def _apply_bounce(
     session: Session,
     msg: ParsedMessage,
@@ -157,15 +172,19 @@ def _apply_bounce(
     now: datetime,
 ) -> Applied:
     ticket = found.ticket
-    record_bounce(session, ticket, msg, verdict, mail, now, on_ticket=found.trusted)
+    report = verdict.bounce
+    distrust = _distrust(session, found, report)
+    trusted = found.trusted and not distrust
+    record_bounce(session, ticket, msg, verdict, mail, now, on_ticket=trusted)
     if ticket is None:
         # DESIGN §1: an NDR that matches no ticket is kept and listed; it never opens one.
         return Applied(Outcome.BOUNCE, None, "matches no ticket; kept for `maild bounces`")
-    if not found.trusted:
-        # Anyone can write a ticket tag into a subject: such a "bounce" is recorded against the
-        # ticket for admins, but only a token it cannot guess lets it re-open the ticket.
-        return Applied(Outcome.BOUNCE, ticket, f"{found.reason}; recorded, status unchanged")
-    report = verdict.bounce
+    if not trusted:
+        # Anyone can write a ticket tag into a subject, and our tokens are in every mail we
+        # sent: such a "bounce" is recorded against the ticket for admins, but only a report
+        # on our mail, failing for whom it went to, may re-open the ticket.
+        why = distrust or found.reason
+        return Applied(Outcome.BOUNCE, ticket, f"{why}; recorded, status unchanged")
     if report is not None and report.is_failure:
         incoming.apply_bounce(session, ticket, distributor=ctx.distributor, now=now)
         return Applied(Outcome.BOUNCE, ticket, f"delivery failed; {found.reason}")

@@ -184,9 +184,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "daemon-sender",
-        "sent by mailer-daemon or postmaster",
+        "sent by mailer-daemon or postmaster (From, envelope sender or Return-Path)",
         Kind.AUTO_REPLY,
-        lambda ev: ev.from_daemon,
+        lambda ev: ev.from_daemon or ev.sender_is_daemon,
     ),
     # A person may have written these: they change status like any mail, unanswered.
     Rule(
@@ -217,6 +217,8 @@ def classify(
     `envelope_to` (the RCPT TO addresses, when known) may carry a VERP token."""
     evidence = Evidence(msg, envelope_from, envelope_to)
     for rule in RULES:
+        if rule.kind is Kind.BOUNCE and not evidence.may_be_ndr:
+            continue  # DESIGN §2: a person's mail is a person's, however much it looks an NDR
         if rule.check(evidence):
             bounce = bounce_report(evidence, rule.name) if rule.kind is Kind.BOUNCE else None
             return Classification(

@@ -50,6 +50,8 @@ class BounceReport:
     original_subject: str | None
     verp_token: str | None
     detector: str  # rfc3464 | x-failed-recipients | flufl.bounce | heuristic
+    # Came as NDRs come (null or mail-system sender): only then may it change a ticket.
+    arrived_as_ndr: bool = True
 
 
 @dataclass(frozen=True)

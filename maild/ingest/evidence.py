@@ -30,7 +30,7 @@ from maild.mailids import parse_verp
 
 _DAEMON_NAMES = (
     r"mailer[-_.]?daemon|post_?master|mdaemon|mail[-_.]?delivery[-_.]?system"
-    r"|mail[-_.]?delivery[-_.]?subsystem"
+    r"|mail[-_.]?delivery[-_.]?subsystem|double[-_]?bounce"
 )
 _DAEMON = re.compile(rf"^(?:{_DAEMON_NAMES})$", re.IGNORECASE)
 _DAEMON_TEXT = re.compile(rf"\b(?:{_DAEMON_NAMES})\b", re.IGNORECASE)
@@ -60,7 +60,10 @@ _DELAY_SUBJECT = re.compile(
     r"delay|warning|temporar|not yet been delivered|will retry", re.IGNORECASE
 )
 _RECIPIENT_HEADERS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
-_BOUNCES_LOCAL = re.compile(r"^(?:[^@]*-)?bounces(?:[+-][^@]*)?@", re.IGNORECASE)
+# Bounce addresses: ours (bounces+TOKEN@), a list's (-bounces@, old Mailman's -admin@).
+_BOUNCES_LOCAL = re.compile(r"^(?:[^@]*-)?bounces(?:[+-][^@]*)?@|^[^@]+-admin@", re.IGNORECASE)
+# SES sends its notifications through SNS (sns.amazonaws.com) or as amazonses.com.
+_AMAZON_DOMAINS = ("amazonses.com", "amazonaws.com")
 _ADDRESS_TOKEN = re.compile(r"[^\s<>,;:\"']+@[^\s<>,;:\"']+")
 
 
@@ -113,6 +116,43 @@ class Evidence:
         return _addresses(temporary), _addresses(permanent)
 
     @cached_property
+    def sender_is_daemon(self) -> bool:
+        """The envelope sender (or, from a file, the Return-Path) is a mailer-daemon or
+        postmaster: RFC 3834 §2 asks responders never to answer those."""
+        sender = self.envelope_sender
+        return bool(sender) and bool(_DAEMON.match(str(sender).rsplit("@", 1)[0]))
+
+    @cached_property
+    def arrived_as_ndr(self) -> bool:
+        """Came the way non-delivery reports come (DESIGN §2): with the null envelope sender
+        or a mail system's; read from a file, with `Return-Path: <>` or, with no Return-Path
+        at all, from a mailer-daemon. SES notifications come from Amazon's own senders. A
+        person's mail never does, whatever it says or attaches: a customer can quote our
+        Message-ID and VERP address (they are in every mail we sent them), so the look of an
+        NDR must not let their mail change a ticket, nor hide it from the agents. (Both
+        marks can be forged too; what protects a ticket is that a trusted bounce must also
+        name one of our mails and fail for whom it went to: see `maild.ingest.apply`.)"""
+        sender = self.envelope_sender
+        if sender == "" or self.sender_is_daemon:
+            return True
+        if self.envelope_from is None and (self.from_daemon or self._from_is_null):
+            return True
+        senders = (sender or "", self.msg.from_address or "")
+        return self.ses is not None and any(map(_from_amazon, senders))
+
+    @property
+    def _from_is_null(self) -> bool:
+        return (self.msg.header("from") or "").strip() == "<>"
+
+    @cached_property
+    def may_be_ndr(self) -> bool:
+        """Whether the bounce rules look at the mail at all: it arrived as an NDR, or it was
+        sent to a bounce address (ours or a list's; broken gateways answer those with their
+        own sender). Such a mail is a bounce, never a ticket, but only one that arrived as an
+        NDR may change a ticket."""
+        return self.arrived_as_ndr or self.addressed_to_bounces
+
+    @cached_property
     def from_mail_system(self) -> bool:
         """MAIL FROM:<>, or a daemon/postmaster in From or in the envelope sender."""
         envelope = self.envelope_sender
@@ -163,6 +203,11 @@ class Evidence:
         return read_ses_notification(self.msg)
 
 
+def _from_amazon(address: str) -> bool:
+    domain = address.rpartition("@")[2].lower()
+    return any(domain == d or domain.endswith("." + d) for d in _AMAZON_DOMAINS)
+
+
 def _addresses(found: frozenset[bytes] | frozenset[str]) -> tuple[str, ...]:
     out = (a.decode("utf-8", "replace") if isinstance(a, bytes) else a for a in found)
     return tuple(sorted({a.strip().strip("<>").lower() for a in out if a}))
@@ -185,6 +230,7 @@ def bounce_report(ev: Evidence, rule: str) -> BounceReport:
         original.subject,
         _verp_token(ev, original),
         detector,
+        ev.arrived_as_ndr,
     )
 
 

@@ -19,7 +19,7 @@ from maild.ingest.thread import MessageIdRef, find_ticket_refs
 from maild.mailids import parse_verp
 from maild.settings import TicketSettings
 from maild.store import batch
-from maild.store.models import Department, Message, Ticket
+from maild.store.models import Department, Message, Outbox, Ticket
 from maild.tickets.incoming import incoming_transition
 from maild.tickets.lookup import department_by_address, resolve_number
 from maild.tickets.participants import is_participant
@@ -36,6 +36,8 @@ class Located:
     ticket: Ticket | None
     trusted: bool
     reason: str = ""
+    # For a bounce found by a token: the outgoing message it reports on.
+    message: Message | None = None
 
 
 @dataclass(frozen=True)
@@ -167,12 +169,16 @@ def locate_bounce(
     refs = find_ticket_refs(msg, settings, verdict.bounce)
     tokens = [parse_verp(a) for a in (*envelope.rcpt_to, *msg.to)] + [refs.verp_token]
     for token in filter(None, tokens):
-        ticket = _ticket_by_token(session, token)
-        if ticket is not None:
-            return Located(ticket, trusted=True, reason="found by VERP address")
-    by_reference = _tickets_by_refs(session, refs.message_ids)
-    if by_reference:
-        return Located(by_reference[0], trusted=True, reason="found by returned Message-ID")
+        message = _message_by_token(session, token)
+        if message is not None:
+            ticket = session.get(Ticket, message.ticket_id)
+            return Located(ticket, trusted=True, reason="found by VERP address", message=message)
+    for ref in refs.message_ids:
+        message = _message_by_token(session, ref.token, ref.message_id)
+        if message is not None:
+            ticket = session.get(Ticket, message.ticket_id)
+            reason = "found by returned Message-ID"
+            return Located(ticket, trusted=True, reason=reason, message=message)
     for number in refs.tag_numbers:
         ticket = resolve_number(session, number)
         if ticket is not None:
@@ -181,8 +187,27 @@ def locate_bounce(
 
 
 def _ticket_by_token(session: Session, token: str, message_id: str | None = None) -> Ticket | None:
+    message = _message_by_token(session, token, message_id)
+    return session.get(Ticket, message.ticket_id) if message is not None else None
+
+
+def _message_by_token(
+    session: Session, token: str, message_id: str | None = None
+) -> Message | None:
     query = sa.select(Message).where(Message.token == token, Message.direction == Direction.OUT)
     if message_id is not None:
         query = query.where(Message.message_id == message_id)
-    message = session.scalars(query).first()
-    return session.get(Ticket, message.ticket_id) if message is not None else None
+    return session.scalars(query).first()
+
+
+def sent_to(session: Session, message: Message) -> frozenset[str]:
+    """Every address an outgoing message went to: its To and Cc, and the envelope recipients
+    of its outbox rows (Bcc, resends)."""
+    addresses = {
+        a.strip().lower() for a in (*message.to_addrs.split(","), *message.cc_addrs.split(","))
+    }
+    query = sa.select(Outbox.recipients).where(Outbox.message_row_id == message.id)
+    for recipients in session.scalars(query):
+        addresses.update(a.lower() for a in recipients)
+    addresses.discard("")
+    return frozenset(addresses)

@@ -102,10 +102,13 @@ def test_dsn_wrapped_inside_another_part_is_found() -> None:
         body="--outer\r\nContent-Type: text/plain\r\n\r\nForwarded by our gateway.\r\n"
         f"--outer\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--outer--\r\n",
     )
-    result = classify(msg, None)
+    # A gateway that wraps NDRs still sends them as NDRs are sent: with the null sender.
+    result = classify(msg, "")
     assert (result.kind, result.reason) == (Kind.BOUNCE, "dsn-failure")
     assert result.bounce is not None
     assert result.bounce.failed_recipients == ("customer@example.net",)
+    # The same mail from a person's envelope is theirs (DESIGN §2).
+    assert classify(msg, "jane@example.net").kind is not Kind.BOUNCE
 
 
 @pytest.mark.corpora

@@ -461,3 +461,101 @@ def test_history_of_a_mail_without_from_says_it_names_no_sender(desk: Desk) -> N
             sa.select(History.detail).where(History.action == "autoresponse")
         )
     assert "no sender" in detail and "our own" not in detail
+
+
+# --- issue 12 item 5: only an NDR that arrives as NDRs do may change a ticket -----------------
+
+CAROL = Envelope("carol@customer.example", ("support@example.com",))
+
+
+def test_a_customer_cannot_reopen_a_locked_ticket_with_an_undeliverable_of_our_mail(
+    desk: Desk,
+) -> None:
+    # Our Message-ID and VERP address are in every mail Carol got from us: she can attach our
+    # mail to an "Undeliverable:" of her own. She sent it, so it is her mail, not a bounce.
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed(
+        "customer-undeliverable-own-mail.eml", CAROL, verp=verp, our_message_id=message_id
+    )
+    assert result.outcome is not Outcome.BOUNCE
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+    with desk.store.transaction() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Bounce)) == 0
+
+
+def test_a_hand_made_delivery_report_from_a_customer_is_a_persons_mail(desk: Desk) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed("customer-handmade-report.eml", CAROL, our_message_id=message_id)
+    assert result.outcome is not Outcome.BOUNCE
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+
+
+def test_a_hand_made_report_sent_to_our_bounce_address_is_kept_but_changes_nothing(
+    desk: Desk,
+) -> None:
+    # Our VERP address is the Return-Path of every mail Carol got. Mail to it is a bounce
+    # (never a ticket), but one from a person's envelope does not touch the ticket.
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    before = len(desk.messages("SUP-000001"))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    envelope = Envelope("carol@customer.example", (verp,))
+    result = desk.feed("customer-handmade-report.eml", envelope, our_message_id=message_id)
+    assert result.outcome is Outcome.BOUNCE
+    assert "did not come as NDRs come" in result.reason
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+    assert len(desk.messages("SUP-000001")) == before
+
+
+def test_a_customer_who_forwards_a_bounce_asking_for_help_gets_a_ticket(desk: Desk) -> None:
+    result = desk.feed(
+        "customer-forwards-a-bounce.eml",
+        Envelope("dave@customer.example", ("support@example.com",)),
+    )
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000001")
+    assert desk.ticket("SUP-000001").requester == "dave@customer.example"
+    assert len(desk.outgoing("SUP-000001")) == 1  # and the autoresponse, like any customer
+
+
+def test_the_same_forwarded_bounce_read_from_a_file_is_a_ticket_too(desk: Desk) -> None:
+    result = desk.feed("customer-forwards-a-bounce.eml")
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000001")
+
+
+def test_a_null_sender_dsn_failing_for_someone_our_mail_did_not_go_to_changes_nothing(
+    desk: Desk,
+) -> None:
+    desk.feed("new-request.eml")
+    desk.change("SUP-000001", lambda t: setattr(t, "status", Status.CLOSED_LOCKED))
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    result = desk.feed(
+        "dsn-failed-other-recipient.eml",
+        Envelope("", (verp,)),
+        verp=verp,
+        our_message_id=message_id,
+    )
+    assert result.outcome is Outcome.BOUNCE
+    assert "status unchanged" in result.reason
+    assert desk.ticket("SUP-000001").status is Status.CLOSED_LOCKED
+
+
+@pytest.mark.parametrize(
+    "envelope, return_path",
+    [
+        (Envelope("MAILER-DAEMON@mx.customer.example", ("support@example.com",)), ""),
+        (Envelope("postmaster@customer.example", ("support@example.com",)), ""),
+        (None, "Return-Path: <MAILER-DAEMON@mx.customer.example>\n"),
+        (None, "Return-Path: <postmaster@customer.example>\n"),
+    ],
+)
+def test_no_autoresponse_to_mail_whose_return_path_is_a_mail_system(
+    desk: Desk, envelope: Envelope | None, return_path: str
+) -> None:
+    raw = return_path.encode() + (FLOWS / "new-request.eml").read_bytes()
+    (result,) = desk.pipeline.ingest([SourceMessage("new-request.eml", raw)], envelope)
+    assert result.ticket == "SUP-000001"  # the mail is kept as a ticket ...
+    assert desk.outgoing("SUP-000001") == []  # ... but nothing is sent to a mail system
