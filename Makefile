@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/smtp.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/compress.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

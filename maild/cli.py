@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild import __version__
+from maild.cli_jobs import register as register_job_commands
 from maild.cli_mail import register as register_mail_commands
 from maild.cli_outbound import register as register_outbound_commands
 from maild.config import load_settings
@@ -42,6 +42,7 @@ from maild.runtime import opened_store, safe_url
 from maild.settings import LogFormat, Settings
 from maild.store.db import Store, upgrade_schema
 from maild.store.models import Agent, Group
+from maild.terminal import json_line, terminal_line, terminal_text
 from maild.tickets.lookup import get_ticket
 from maild.tickets.rows import TicketRow
 from maild.tickets.views import SortKey, TicketQuery, View, list_tickets
@@ -148,7 +149,7 @@ def _cmd_agent_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     with opened_store(settings) as store, store.sessions() as session:
         for record in export_tickets(session, _now()):
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(record) + "\n")
     return 0
 
 
@@ -181,7 +182,7 @@ def _cmd_ticket_list(settings: Settings, args: argparse.Namespace) -> int:
     if not args.json and rows:
         print(_TABLE.format("NUMBER", "STATUS", "PRIORITY", "AGENT", "GROUP", "IDLE", "SUBJECT"))
     for row in rows:
-        print(json.dumps(row_json(row), ensure_ascii=False) if args.json else _row_line(row))
+        print(json_line(row_json(row)) if args.json else _row_line(row))
     return 0
 
 
@@ -215,9 +216,8 @@ _TABLE = "{:<14} {:<13} {:<8} {:<12} {:<16} {:>5}  {}"
 def _row_line(row: TicketRow) -> str:
     pin = "*" if row.pinned else ""
     agent = f"{row.agent}{pin}" if row.agent else "(queue)"
-    return _TABLE.format(
-        row.number, row.status, row.priority, agent, row.group, _short(row.idle), row.subject
-    )
+    fields = (row.number, row.status, row.priority, agent, row.group, _short(row.idle))
+    return _TABLE.format(*map(terminal_line, (*fields, row.subject)))
 
 
 def _short(age: timedelta) -> str:
@@ -238,34 +238,42 @@ def _cmd_ticket_show(settings: Settings, args: argparse.Namespace) -> int:
     with opened_store(settings) as store, store.sessions() as session:
         detail = ticket_detail(session, get_ticket(session, args.number), _now())
     if args.json:
-        print(json.dumps(detail, ensure_ascii=False))
+        print(json_line(detail))
     else:
         _print_detail(detail)
     return 0
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
-    d = detail
-    print(f"{d['number']}  {d['status']}  {d['priority']}{'  pinned' if d['pinned'] else ''}")
-    print(f"Subject:     {d['subject']}\nRequester:   {d['requester']}")
+    d = {key: value if isinstance(value, list) else terminal_line(value or "")
+         for key, value in detail.items()}  # fmt: skip
+    print(f"{d['number']}  {d['status']}  {d['priority']}{'  pinned' if detail['pinned'] else ''}")
+    print(f"Subject:     {d['subject']}")
+    print(f"Requester:   {d['requester']}")
     print(f"Where:       {d['brand']} / {d['department']} / {d['group']} / "
           f"{d['agent'] or '(queue)'}")  # fmt: skip
-    print(f"Created:     {d['created_at']}\nLast action: {d['last_action_at']}")
+    print(f"Created:     {d['created_at']}")
+    print(f"Last action: {d['last_action_at']}")
     for label in ("related", "merged"):
         if d[label]:
-            print(f"{label.capitalize() + ':':<12} {', '.join(d[label])}")
+            print(f"{label.capitalize() + ':':<12} {terminal_line(', '.join(d[label]))}")
     print("\nMessages:")
-    for m in d["messages"]:
-        attachments = f" [{m['attachments']} attachment(s)]" if m["attachments"] else ""
+    for m in _lines(detail["messages"]):
+        attachments = f" [{m['attachments']} attachment(s)]" if m["attachments"] != "0" else ""
         print(f"  {m['date'] or '-'}  {m['direction']:<3} {m['kind']:<10} {m['from']}: "
               f"{m['subject']}{attachments}")  # fmt: skip
     print("\nComments:")
-    for c in d["comments"]:
-        print(f"  {c['created_at']}  {c['kind']}: {c['body']}")
+    for c, body in zip(_lines(detail["comments"]), detail["comments"], strict=True):
+        print(f"  {c['created_at']}  {c['kind']}: {terminal_text(body['body'])}")
     print("\nHistory:")
-    for h in d["history"]:
+    for h in _lines(detail["history"]):
         change = f" {h['from']} -> {h['to']}" if h["from"] or h["to"] else ""
         print(f"  {h['at']}  {h['actor']}  {h['action']}{change}")
+
+
+def _lines(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each entry's values as one escaped line each ("" for a missing one)."""
+    return [{k: terminal_line("" if v is None else v) for k, v in e.items()} for e in entries]
 
 
 @command(
@@ -317,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(*argument.flags, **argument.options)
         sub.set_defaults(handler=cmd.handler)
     register_mail_commands(root)  # ingest, inspect, reprocess, bounces
+    register_job_commands(root)  # jobs list, jobs run
     register_outbound_commands(groups["ticket"])  # ticket reply, forward, resend, new
     return parser
 

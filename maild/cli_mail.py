@@ -28,6 +28,7 @@ from maild.runtime import build_pipeline, opened_store
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.store.models import Bounce, Inbound, Ticket
+from maild.terminal import terminal_line
 from maild.values import InboundState
 
 
@@ -123,9 +124,9 @@ def _require_database(settings: Settings) -> None:
 
 def _human(report: dict[str, Any]) -> str:
     keys = ("file", "subject", "from", "to", "date", "message_id", "kind", "reason", "ticket")
-    lines = [f"{key}: {report.get(key)}" for key in keys]
+    lines = [f"{key}: {terminal_line(report.get(key))}" for key in keys]
     threading = report.get("threading") or {}
-    lines.append(f"ticket decided from: {threading.get('looked_at')}")
+    lines.append(f"ticket decided from: {terminal_line(threading.get('looked_at'))}")
     return "\n".join(lines) + "\n"
 
 

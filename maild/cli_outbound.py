@@ -5,7 +5,6 @@ queued mail and its outbox row. The delivery worker of `maild serve` sends it.""
 from __future__ import annotations
 
 import argparse
-import json
 import mimetypes
 import sys
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from maild.outbound import (
 from maild.runtime import build_outbound_context, opened_store
 from maild.settings import Settings
 from maild.store.models import Agent, Group
+from maild.terminal import json_line
 from maild.tickets.followup import FollowUp
 from maild.tickets.lookup import get_ticket
 from maild.tickets.transfer import Transfer
@@ -226,7 +226,7 @@ def _now() -> datetime:
 
 
 def _print(record: dict[str, Any]) -> int:
-    print(json.dumps(record, ensure_ascii=False))
+    print(json_line(record))
     return 0
 
 

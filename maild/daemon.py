@@ -26,7 +26,8 @@ from maild.ingest.spool import Spooled
 from maild.ingest.worker import Doorbell, run_worker
 from maild.liveness import ServiceBoard, State
 from maild.outbound.delivery import run_delivery
-from maild.runtime import build_distributor, build_pipeline
+from maild.runtime import build_distributor, build_job_context, build_pipeline
+from maild.scheduler import run_scheduler
 from maild.settings import Settings
 from maild.store.db import Store
 from maild.values import InboundState
@@ -53,7 +54,16 @@ def services(settings: Settings, board: ServiceBoard) -> list[Service]:
         running.append(delivery_service)
     if settings.api.enabled:
         running.append(api_service(build_distributor(settings), board))
+    if settings.scheduler.enabled:
+        running.append(partial(scheduler, board=board))
     return running
+
+
+async def scheduler(
+    settings: Settings, store: Store, stop: asyncio.Event, *, board: ServiceBoard
+) -> None:
+    """The periodic jobs (maild.scheduler); each run's end goes to `board`."""
+    await run_scheduler(build_job_context(settings, store), stop, board)
 
 
 async def delivery_service(settings: Settings, store: Store, stop: asyncio.Event) -> None:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import NotFound
+from maild.routing import drain_queue
 from maild.settings import (
     AgentConfig,
     BrandConfig,
@@ -95,9 +96,13 @@ def apply_config(session: Session, settings: Settings, now: datetime) -> Provisi
     groups = _apply_groups(session, settings.groups, departments, changes)
     _apply_default_groups(settings, departments, groups, changes)
     agents = _apply_agents(session, settings.agents, changes)
-    _apply_memberships(session, settings.groups, groups, agents, changes)
+    widened = _apply_memberships(session, settings.groups, groups, agents, changes)
     _report_not_in_config(session, settings, changes)
     session.flush()
+    for group_id in sorted(widened):
+        # DESIGN §1: the queue drains as agents become eligible; a new membership, a higher
+        # max_tickets or a mode that receives makes room the queue has not seen yet.
+        drain_queue(session, group_id, now)
     return changes.freeze()
 
 
@@ -240,15 +245,21 @@ def _apply_memberships(
     groups: dict[str, Group],
     agents: dict[str, Agent],
     changes: _Changes,
-) -> None:
+) -> set[int]:
+    """Returns the groups whose memberships were created or changed."""
+    changed: set[int] = set()
     for config in configs:
+        group = groups[config.name]
         for member in config.members:
-            _apply_membership(session, groups[config.name], agents[member.agent], member, changes)
+            if _apply_membership(session, group, agents[member.agent], member, changes):
+                changed.add(group.id)
+    return changed
 
 
 def _apply_membership(
     session: Session, group: Group, agent: Agent, member: MemberConfig, changes: _Changes
-) -> None:
+) -> bool:
+    """Create or update the membership; whether anything changed."""
     label = f"membership of {agent.name!r} in {group.name!r}"
     row = session.scalars(
         sa.select(Membership).where(
@@ -262,8 +273,11 @@ def _apply_membership(
         session.add(row)
         _sync(row, wanted)
         changes.created.append(label)
-    elif changed := _sync(row, wanted):
+        return True
+    if changed := _sync(row, wanted):
         changes.updated.append(f"{label}: {', '.join(changed)}")
+        return True
+    return False
 
 
 def _report_not_in_config(session: Session, settings: Settings, changes: _Changes) -> None:

@@ -17,6 +17,7 @@ from maild.outbound.replies import OutboundContext
 from maild.outbound.templates import department_overrides
 from maild.provision import apply_config
 from maild.routing import RoundRobin
+from maild.scheduler import JobContext
 from maild.settings import Settings
 from maild.store.db import Store, upgrade_schema
 from maild.tickets.ports import Distributor
@@ -81,6 +82,16 @@ def build_outbound_context(settings: Settings) -> OutboundContext:
         outbound=settings.outbound,
         tickets=settings.tickets,
         autoresponder=settings.autoresponder,
+        distributor=build_distributor(settings),
+        templates=department_overrides(settings.departments),
+    )
+
+
+def build_job_context(settings: Settings, store: Store) -> JobContext:
+    """What the scheduler's jobs need (`maild serve` and `maild jobs run`)."""
+    return JobContext(
+        store=store,
+        settings=settings,
         distributor=build_distributor(settings),
         templates=department_overrides(settings.departments),
     )

@@ -123,6 +123,26 @@ class AutoresponderSettings:
 
 
 @dataclass(frozen=True)
+class SchedulerSettings:
+    """`[scheduler]`: how often `maild serve` runs each periodic job, in seconds. The state
+    the jobs act on is in the database, so any interval (and any number of processes) is safe."""
+
+    enabled: bool = True  # run the jobs in `maild serve` (`maild jobs run` works either way)
+    followups_seconds: int = 60
+    auto_close_seconds: int = 300
+    queue_drain_seconds: int = 60
+    rebalance_seconds: int = 60  # how often to look whether a group's rebalance time passed
+    queue_alert_seconds: int = 60
+    purge_seconds: int = 3600
+    compress_seconds: int = 3600
+    compress_after_hours: int = 24  # DESIGN §1: raw bytes compressed after 1 day idle
+    batch: int = 500  # rows one job changes per transaction
+
+    def interval(self, job: str) -> int:
+        return int(getattr(self, f"{job}_seconds"))
+
+
+@dataclass(frozen=True)
 class BrandConfig:
     name: str
     from_name: str = ""
@@ -270,6 +290,7 @@ class Settings:
     tickets: TicketSettings = field(default_factory=TicketSettings)
     ingest: IngestLimits = field(default_factory=IngestLimits)
     autoresponder: AutoresponderSettings = field(default_factory=AutoresponderSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     brands: tuple[BrandConfig, ...] = ()
     departments: tuple[DepartmentConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -460,3 +461,38 @@ def test_module_runs_as_python_dash_m(tmp_path: Path) -> None:
         [sys.executable, "-m", "maild.cli", "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "usage: maild" in done.stdout
+
+
+# --- terminal safety (issue 12 item 7) ------------------------------------------------------
+
+# An OSC 8 link, a line wipe with a carriage return, a bell and an 8-bit CSI, as a subject.
+HOSTILE_SUBJECT = (
+    "=?utf-8?q?Invoice_=1B]8;;https://evil.example/=07click=1B]8;;=07"
+    "_=1B[2K=0Dpaid=07_=C2=9B31m_=E2=80=AEgnp.exe?="
+)
+RAW_CONTROLS = "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]"  # everything but the line feed
+
+
+def test_ticket_list_and_show_escape_control_characters_taken_from_mail(
+    initialised: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mail = tmp_path / "hostile.eml"
+    mail.write_bytes(
+        f"From: mallory@attacker.example\r\nTo: support@example.com\r\n"
+        f"Subject: {HOSTILE_SUBJECT}\r\nMessage-ID: <osc8@attacker.example>\r\n\r\nhi\r\n".encode()
+    )
+    assert main(["--config", initialised, "ingest", "--quiet", str(mail)]) == 0
+    number = json.loads(capsys.readouterr().out)["ticket"]
+    base = ["--config", initialised, "ticket"]
+    outputs = {
+        "list": run(capsys, *base, "list")[1],
+        "show": run(capsys, *base, "show", number)[1],
+        "list --json": run(capsys, *base, "list", "--json")[1],
+        "show --json": run(capsys, *base, "show", number, "--json")[1],
+    }
+    for command, out in outputs.items():
+        assert not re.search(RAW_CONTROLS, out), f"ticket {command} printed a raw control"
+    assert "Invoice \\x1b]8;;https://evil.example/\\x07click" in outputs["list"]
+    assert "\\x1b[2K\\x0dpaid\\x07 \\x9b31m \\u202egnp.exe" in outputs["show"]
+    subject = json.loads(outputs["list --json"])["subject"]
+    assert subject.startswith("Invoice \x1b]8;;") and "\x9b31m" in subject  # JSON keeps it

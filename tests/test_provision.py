@@ -203,3 +203,44 @@ def test_api_token_for_unknown_agent_is_not_found(store: Store, now: datetime) -
         create_api_token(s, "carol", now)
     with store.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
+def _queue_two(store: Store, now: datetime) -> Group:
+    """alice logs in; two tickets wait in Tier 1's queue because she has no room."""
+    from maild.routing import log_in
+    from tests.routing.factory import open_new
+
+    with store.transaction() as session:
+        group = session.scalars(sa.select(Group).where(Group.name == "Tier 1")).one()
+        alice = session.scalars(sa.select(Agent).where(Agent.name == "alice")).one()
+        log_in(session, alice.id, now)
+        assert [open_new(session, group, now).agent_id for _ in range(2)] == [None, None]
+        return group
+
+
+def _assigned_to(store: Store, name: str) -> int:
+    from maild.store.models import Ticket
+
+    with store.transaction() as session:
+        query = sa.select(sa.func.count(Ticket.id)).join(Agent, Ticket.agent_id == Agent.id)
+        return int(session.scalar(query.where(Agent.name == name)) or 0)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (MemberConfig("alice", max_tickets=0), MemberConfig("alice", max_tickets=5)),
+        (MemberConfig("alice", Mode.NOT_INCLUDED), MemberConfig("alice", Mode.PRIMARY)),
+    ],
+)
+def test_config_apply_that_makes_room_drains_the_queue(
+    store: Store, now: datetime, before: MemberConfig, after: MemberConfig
+) -> None:
+    def settings(member: MemberConfig) -> Settings:
+        tier1 = replace(SETTINGS.groups[0], members=(member,))
+        return replace(SETTINGS, groups=(tier1, *SETTINGS.groups[1:]))
+
+    apply(store, settings(before), now)
+    _queue_two(store, now)
+    apply(store, settings(after), now)
+    assert _assigned_to(store, "alice") == 2

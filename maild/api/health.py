@@ -8,6 +8,7 @@ the process.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
@@ -45,10 +46,20 @@ class OutboxOut(BaseModel):
     oldest_queued_at: datetime | None
 
 
+class JobOut(BaseModel):
+    name: str
+    runs: int = Field(description="runs in this process since it started")
+    failures: int
+    last_ok: bool
+    last_detail: str = Field(description="what the last run did, or why it failed")
+    last_finished_at: datetime | None
+
+
 class HealthOut(BaseModel):
     status: str = Field(description="ok, or degraded (a service failed), or unavailable (no db)")
     database: DatabaseOut
     services: list[ServiceOut]
+    jobs: list[JobOut] = Field(description="the scheduler's periodic jobs in this process")
     outbox: OutboxOut | None
 
 
@@ -61,6 +72,8 @@ def health(ctx: Ctx, response: Response) -> HealthOut:
     services = [
         ServiceOut(name=s.name, state=s.state, detail=s.detail) for s in ctx.board.services()
     ]
+    # A failed job run is shown but does not make maild unhealthy: it runs again next time.
+    jobs = [JobOut(**dataclasses.asdict(job)) for job in ctx.board.jobs()]
     try:
         outbox = _outbox(ctx.store)
     except sa.exc.SQLAlchemyError as exc:
@@ -70,6 +83,7 @@ def health(ctx: Ctx, response: Response) -> HealthOut:
             status="unavailable",
             database=DatabaseOut(ok=False, error=error),
             services=services,
+            jobs=jobs,
             outbox=None,
         )
     failed = any(s.state is State.FAILED for s in services)
@@ -79,6 +93,7 @@ def health(ctx: Ctx, response: Response) -> HealthOut:
         status="degraded" if failed else "ok",
         database=DatabaseOut(ok=True),
         services=services,
+        jobs=jobs,
         outbox=outbox,
     )
 

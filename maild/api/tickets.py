@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zlib
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from maild.api.ticket_models import TicketDetail, TicketPage, TicketPatch, Ticke
 from maild.api.types import Address, Line, Name, Number, UtcTime
 from maild.errors import NotFound
 from maild.store.models import Agent, Attachment, Brand, Department, Group, Message, Raw, Ticket
+from maild.store.rawbytes import unpack
 from maild.tickets.housekeeping import delete_ticket, undelete_ticket
 from maild.tickets.lifecycle import (
     change_email,
@@ -228,7 +228,7 @@ def raw_message(ctx: Ctx, caller: Anyone, number: Number, message_id: RowId) -> 
         ).first()
     if row is None:
         raise NotFound(f"ticket {number} has no raw message {message_id}")
-    data = zlib.decompress(row.data) if row.compressed else row.data
+    data = unpack(row.data, row.compressed)
     return download(data, "message/rfc822", f"{number}-{message_id}.eml")
 
 

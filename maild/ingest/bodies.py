@@ -17,7 +17,7 @@ from typing import Any
 
 from mailparser import MailParser
 
-from maild.ingest.charsets import decode_header_text, lookup_codec
+from maild.ingest.charsets import GuessBudget, decode_header_text, lookup_codec
 from maild.ingest.mime import part_bytes, part_text, walk
 
 # mail-parser invents `<10 random lowercase letters>.txt|.rtf` for unnamed attachments; the
@@ -52,7 +52,8 @@ class _ChainDecodingParser(MailParser):
     fails; raw 8-bit bodies with no declared charset would lose every letter that way.
     """
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, guesses: GuessBudget) -> None:
+        self.guesses = guesses
         self.charset_warnings: list[str] = []
         self.unsplit_multiparts: list[str] = []
         super().__init__(message)
@@ -81,7 +82,7 @@ class _ChainDecodingParser(MailParser):
         return {}
 
     def _decode_body_payload(self, part: Message, charset: str, part_index: int) -> str:
-        text, codec = part_text(part)
+        text, codec = part_text(part, self.guesses)
         declared = part.get_content_charset()
         expected = lookup_codec(declared) if declared else "utf-8"
         if codec != expected:
@@ -96,14 +97,14 @@ class _ChainDecodingParser(MailParser):
         return text
 
 
-def extract_bodies(tree: Message) -> Bodies:
+def extract_bodies(tree: Message, guesses: GuessBudget) -> Bodies:
     """Bodies and attachments of `tree`, by mail-parser or, if it fails, by the stdlib walk."""
     try:
-        parser = _ChainDecodingParser(tree)
+        parser = _ChainDecodingParser(tree, guesses)
     # A third-party parser on hostile input: whatever it raises, the stdlib walk below is the
     # fallback the design asks for (an AttributeError on a missing epilogue, RecursionError...).
     except Exception as exc:
-        bodies = _extract_with_stdlib(tree)
+        bodies = _extract_with_stdlib(tree, guesses)
         bodies.warnings.append(f"mail-parser failed ({type(exc).__name__}); used the stdlib")
         return bodies
     bodies = Bodies(text=list(parser.text_plain), html=list(parser.text_html))
@@ -160,20 +161,20 @@ def default_filename(index: int, content_type: str) -> str:
     return f"attachment-{index}{mimetypes.guess_extension(content_type) or '.bin'}"
 
 
-def _extract_with_stdlib(tree: Message) -> Bodies:
+def _extract_with_stdlib(tree: Message, guesses: GuessBudget) -> Bodies:
     bodies = Bodies(parser="stdlib")
     for part, _depth in walk(tree):
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
-        filename = _part_filename(part)
+        filename = _part_filename(part, guesses)
         if part.get_content_maintype() == "multipart":  # no boundary: keep its text
-            bodies.text.append(part_text(part)[0])
+            bodies.text.append(part_text(part, guesses)[0])
             continue
         attached = bool(filename) or part.get_content_disposition() == "attachment"
         if content_type in _BODY_TYPES and not attached:
             target = bodies.html if content_type == "text/html" else bodies.text
-            target.append(part_text(part)[0])
+            target.append(part_text(part, guesses)[0])
             continue
         if attached:
             data = part_bytes(part)
@@ -183,10 +184,10 @@ def _extract_with_stdlib(tree: Message) -> Bodies:
     return bodies
 
 
-def _part_filename(part: Message) -> str:
+def _part_filename(part: Message, guesses: GuessBudget) -> str:
     """RFC 2231 (`filename*0*=`) is undone by get_filename; RFC 2047 names by us."""
     try:
         raw = part.get_filename()
     except (LookupError, UnicodeError, ValueError):
         return ""
-    return decode_header_text(raw) if raw else ""
+    return decode_header_text(raw, guesses) if raw else ""

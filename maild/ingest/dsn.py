@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import Parser
 
-from maild.ingest.charsets import decode_bytes, decode_header_text, decode_surrogates
+from maild.ingest.charsets import GuessBudget, decode_bytes, decode_header_text, decode_surrogates
 from maild.ingest.mime import part_bytes, walk
 
 # RFC 3464 §2.1 and RFC 6533 (internationalised DSNs).
@@ -74,11 +74,12 @@ def find_report_part(tree: Message) -> Message | None:
 def read_recipients(status_part: Message) -> tuple[RecipientStatus, ...]:
     """Per-recipient fields of a delivery-status part (blocks naming a recipient)."""
     recipients = []
+    guesses = GuessBudget()  # a report may hold thousands of blocks with 8-bit fields
     for block in _field_blocks(status_part):
-        final = _recipient_field(block, "final-recipient", "x-actual-recipient")
-        original = _recipient_field(block, "original-recipient")
+        final = _recipient_field(block, guesses, "final-recipient", "x-actual-recipient")
+        original = _recipient_field(block, guesses, "original-recipient")
         if final or original:
-            recipients.append(_recipient_status(final or original, original, block))
+            recipients.append(_recipient_status(final or original, original, block, guesses))
     return tuple(recipients)
 
 
@@ -86,7 +87,11 @@ def _field_blocks(status_part: Message) -> list[Message]:
     payload = status_part.get_payload()
     if isinstance(payload, list) and all(isinstance(p, Message) for p in payload):
         blocks = [p for p in payload if isinstance(p, Message)]
-        if any(_recipient_field(b, "final-recipient", "original-recipient") for b in blocks):
+        named = (
+            _recipient_field(b, GuessBudget(0), "final-recipient", "original-recipient")
+            for b in blocks
+        )
+        if any(named):
             return blocks
     # Encoded (base64) or unparsed fields: decode and split into blocks ourselves.
     text = decode_bytes(_raw_content(status_part))[0]
@@ -105,7 +110,7 @@ def _raw_content(part: Message) -> bytes:
     return data or str(payload).encode("utf-8", "surrogateescape")
 
 
-def _recipient_field(block: Message, *names: str) -> str:
+def _recipient_field(block: Message, guesses: GuessBudget, *names: str) -> str:
     """The address of an `address-type; address` field (RFC 3464 §2.3.1-2), lower-cased.
 
     Encoded-words are not decoded: they are not allowed in an addr-spec, so a DSN that shows
@@ -116,18 +121,20 @@ def _recipient_field(block: Message, *names: str) -> str:
         if value:
             address = str(value).split(";", 1)[-1].strip().strip("<>").strip()
             if "@" in address:
-                return decode_surrogates(address).lower()
+                return decode_surrogates(address, guesses).lower()
     return ""
 
 
-def _recipient_status(address: str, original: str, block: Message) -> RecipientStatus:
+def _recipient_status(
+    address: str, original: str, block: Message, guesses: GuessBudget
+) -> RecipientStatus:
     action = str(block.get("action", "")).strip().lower().split(" ", 1)[0]
     action = _ACTION_ALIASES.get(action, action)
     match = _STATUS_CODE.search(str(block.get("status", "")))
     status = match.group(0) if match else ""
     if action not in _ACTIONS:
         action = _ACTION_BY_CLASS.get(status[:1], "")
-    diagnostic = decode_header_text(str(block.get("diagnostic-code", "")))
+    diagnostic = decode_header_text(str(block.get("diagnostic-code", "")), guesses)
     return RecipientStatus(
         address,
         action,

@@ -15,7 +15,6 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -23,9 +22,9 @@ from functools import lru_cache
 from maild.errors import MessageRejected
 from maild.ingest.addresses import Mailbox, parse_mailboxes
 from maild.ingest.bodies import Attachment, Bodies, default_filename, extract_bodies
-from maild.ingest.charsets import decode_header_text
+from maild.ingest.charsets import GuessBudget, decode_header_text
 from maild.ingest.htmltext import html_to_text
-from maild.ingest.mime import check_raw_limits, check_tree_limits, walk
+from maild.ingest.mime import check_raw_limits, check_tree_limits, parse_tree, walk
 from maild.ingest.uuencode import extract_uuencoded
 from maild.settings import IngestLimits
 
@@ -35,6 +34,8 @@ _MSG_ID = re.compile(r"<[^<>\s]+>")
 # Address headers repeat from mail to mail (our own addresses in To, a customer's From on every
 # reply) and the RFC 5322 parser behind them is slow; its result is a pure, immutable value.
 _mailboxes = lru_cache(maxsize=1024)(parse_mailboxes)
+# Mail has one To and one Cc; a thousand of them would each cost a parse (and a charset guess).
+_MAX_ADDRESS_FIELDS = 16
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,14 @@ class ParsedMessage:
 def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     """Parse one mail; raises `MessageRejected` only when it exceeds one of `limits`."""
     check_raw_limits(raw, limits)
-    tree = _parse_tree(raw)
+    tree = parse_tree(raw, limits)
     check_tree_limits(tree, limits)
-    bodies = _read_bodies(tree, limits)
+    guesses = GuessBudget()
+    bodies = _read_bodies(tree, limits, guesses)
     warnings: list[str] = []
-    headers = tuple((name, decode_header_text(str(value))) for name, value in tree.raw_items())
+    headers = tuple(
+        (name, decode_header_text(str(value), guesses)) for name, value in tree.raw_items()
+    )
     sender, from_name = _sender(tree.get_all("from") or [], warnings)
     html = "\n".join(bodies.html)
     text = "\n".join(bodies.text) if bodies.text else html_to_text(html, warnings)
@@ -103,17 +107,8 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     )
 
 
-def _parse_tree(raw: bytes) -> Message:
-    # compat32 (the default policy) never raises on malformed headers and keeps raw 8-bit bytes
-    # recoverable (surrogateescape), which the charset chain needs.
-    try:
-        return message_from_bytes(raw)
-    except RecursionError as exc:
-        raise MessageRejected("MIME structure is nested too deeply to parse") from exc
-
-
-def _read_bodies(tree: Message, limits: IngestLimits) -> Bodies:
-    bodies = extract_bodies(tree)
+def _read_bodies(tree: Message, limits: IngestLimits, guesses: GuessBudget) -> Bodies:
+    bodies = extract_bodies(tree, guesses)
     bodies.text = [_newlines(text) for text in bodies.text]
     bodies.html = [_newlines(html) for html in bodies.html]
     _move_uuencoded_to_attachments(bodies)
@@ -168,7 +163,10 @@ def _sender(values: list[str], warnings: list[str]) -> tuple[str | None, str]:
 
 def _addresses(tree: Message, name: str, warnings: list[str]) -> tuple[str, ...]:
     found: list[Mailbox] = []
-    for value in tree.get_all(name) or []:
+    values = tree.get_all(name) or []
+    if len(values) > _MAX_ADDRESS_FIELDS:
+        warnings.append(f"{len(values)} {name} headers; only the first {_MAX_ADDRESS_FIELDS} read")
+    for value in values[:_MAX_ADDRESS_FIELDS]:
         mailboxes, ok = _mailboxes(str(value))
         if not ok:
             warnings.append(f"{name} header is ambiguous or malformed; its addresses are dropped")

@@ -12,7 +12,6 @@ retrying cannot help.
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool
 from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
+from maild.store.rawbytes import unpack
 from maild.values import InboundState, Outcome
 
 Clock = Callable[[], datetime]
@@ -289,7 +289,7 @@ def _raw_bytes(session: Session, raw_id: int) -> bytes:
     # Columns, not the ORM object: the bytes need not stay in the session's identity map.
     query = sa.select(Raw.data, Raw.compressed).where(Raw.id == raw_id)
     data, compressed = session.execute(query).one()
-    return zlib.decompress(data) if compressed else data
+    return unpack(data, compressed)
 
 
 def _envelope(row: Inbound) -> Envelope:

@@ -21,10 +21,14 @@ from maild.settings import TicketSettings
 
 # Reply and forward prefixes of common clients and languages: Re, Re[2], Re(2), AW (German),
 # SV (Nordic), Antw (Dutch), Fwd/Fw, WG (German forward), TR (French), VS (Finnish), RIF, Odp.
+# No two quantifiers over whitespace touch (the optional counter carries its own trailing
+# `\s*`), so the regex cannot backtrack: `re` and 100,000 spaces fail in one pass.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|sv|antw|fwd?|wg|tr|vs|rif|odp|r)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    r"\s*(?:(?:re|aw|sv|antw|fwd?|wg|tr|vs|rif|odp|r)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?[:：]\s*)+",
     re.IGNORECASE,
 )
+# Prefixes are looked for in the subject's first characters only.
+_PREFIX_SPAN = 1000
 
 
 # A ticket prefix as configs write them ("SUP", "HLP", "H.D"), bounded in length.
@@ -57,7 +61,8 @@ class TicketRefs:
 
 def strip_reply_prefixes(subject: str) -> str:
     """The subject without leading `Re:`, `AW:`, `Fwd:`, `Re[2]:`, `SV:`, `Antw:`...."""
-    return _PREFIX.sub("", subject).strip()
+    found = _PREFIX.match(subject, 0, _PREFIX_SPAN)
+    return (subject[found.end() :] if found else subject).strip()
 
 
 def find_ticket_refs(

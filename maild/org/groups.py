@@ -15,6 +15,7 @@ from maild.errors import Conflict, InvalidRequest, NotFound
 from maild.org import audit
 from maild.org.common import KEEP, Keep, by_name, given, in_use, require_free_name
 from maild.routing.availability import went_active
+from maild.routing.distribute import drain_queue
 from maild.routing.rules import active_in_group
 from maild.store.models import Agent, Department, Group, Membership, Ticket
 from maild.values import Mode
@@ -206,6 +207,10 @@ def set_member(
     session.flush()
     if _active(agent, member) and not was_active:
         went_active(session, group.id, now, login=False)
+    elif values:
+        # A higher max_tickets or a mode that receives may make room: DESIGN §1, the queue
+        # drains as agents become eligible (nothing happens when nobody has room).
+        drain_queue(session, group.id, now)
     audit.record(
         session,
         actor=actor,

@@ -51,8 +51,10 @@ def targets(loads: Sequence[Load]) -> dict[int, int]:
     total = sum(len(load.movable) for load in loads)
     caps = {load.agent_id: _cap(load) for load in loads}
     given = {load.agent_id: 0 for load in loads}
-    # (held so far, holds more now → keeps the odd ticket and saves a move, agent id)
-    heap = [(0, -len(load.movable), load.agent_id) for load in loads]
+    # (held so far, holds more now → keeps the odd ticket and saves a move, agent id). An agent
+    # without room (max_tickets reached by tickets that stay put) never enters the heap: the cap
+    # is checked before a ticket is given, not after.
+    heap = [(0, -len(load.movable), load.agent_id) for load in loads if caps[load.agent_id] > 0]
     heapq.heapify(heap)
     while total and heap:
         held, tiebreak, agent_id = heapq.heappop(heap)

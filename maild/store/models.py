@@ -525,3 +525,30 @@ class AutoresponseLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sender: Mapped[str] = mapped_column(sa.String(320))
     at: Mapped[datetime]
+
+
+# --- scheduled jobs ------------------------------------------------------------------------
+
+
+class JobRun(Base):
+    """The last run of each periodic job (maild.scheduler), shared by every process: `maild
+    jobs list` shows it, and a job that acts on times of day (rebalancing) starts from it."""
+
+    __tablename__ = "job_run"
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    ok: Mapped[bool]
+    result: Mapped[str] = mapped_column(sa.Text, default="")  # what it did, or its error
+    runs: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+
+
+class QueueAlertSent(Base):
+    """A ticket whose wait in its group's queue was reported to the managers (once per ticket)."""
+
+    __tablename__ = "queue_alert"
+    ticket_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[datetime]

@@ -140,11 +140,11 @@ def suspend_followup(session: Session, ticket: Ticket, actor: Actor, now: dateti
 
 
 def fire_due_followups(
-    session: Session, *, distributor: Distributor, now: datetime
+    session: Session, *, distributor: Distributor, now: datetime, limit: int | None = None
 ) -> list[Ticket]:
-    """Make every due, pending follow-up active with its agent (or distributed when it was set
-    to auto-assign). Rows are locked and skipped when another process holds them, so two maild
-    processes never fire the same follow-up."""
+    """Make every due, pending follow-up (at most `limit`, oldest first) active with its agent
+    (or distributed when it was set to auto-assign). Rows are locked and skipped when another
+    process holds them, so two maild processes never fire the same follow-up."""
     due = (
         sa.select(Ticket)
         .where(
@@ -153,6 +153,7 @@ def fire_due_followups(
             Ticket.deleted_at.is_(None),
         )
         .order_by(Ticket.followup_at, Ticket.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     tickets = list(session.scalars(due))

@@ -9,12 +9,13 @@ exempt.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import Conflict
-from maild.store.models import Department, Ticket
+from maild.store.models import Bounce, Department, Inbound, Message, Outbox, Raw, Ticket
 from maild.tickets.actors import SYSTEM, Actor
 from maild.tickets.audit import Action, note
 from maild.tickets.followup import clear_followup
@@ -52,38 +53,79 @@ def undelete_ticket(session: Session, ticket: Ticket, *, actor: Actor, now: date
     note(session, ticket, actor, Action.UNDELETED, now, "deleted", ticket.status)
 
 
-def purge_deleted(session: Session, now: datetime, days: int = 90) -> list[str]:
-    """Remove for good the tickets deleted more than `days` ago, with everything on them
-    (messages, attachments, comments, history; the database cascades). Returns their numbers.
+def purge_deleted(
+    session: Session, now: datetime, days: int = 90, limit: int | None = None
+) -> list[str]:
+    """Remove for good the tickets deleted more than `days` ago (at most `limit` of them), with
+    everything of theirs nothing else references: messages, attachments, comments, history,
+    forwarders (the database cascades), their spool rows and NDRs, the raw bytes of their mail,
+    and their outbox rows, so a mail still queued for them is cancelled. Returns their numbers.
 
-    Raw message bytes are shared by content hash with the inbound spool and are not touched."""
+    Rows another process is purging are skipped (locked), so the sweep can run anywhere."""
     cutoff = now - timedelta(days=days)
-    expired = sa.select(Ticket.id, Ticket.number).where(Ticket.deleted_at < cutoff)
+    expired = (
+        sa.select(Ticket.id, Ticket.number)
+        .where(Ticket.deleted_at < cutoff)
+        .order_by(Ticket.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     rows = session.execute(expired).all()
     if rows:
-        session.execute(
-            sa.delete(Ticket)
-            .where(Ticket.id.in_([row.id for row in rows]))
-            .execution_options(synchronize_session="fetch")
-        )
+        _purge(session, [row.id for row in rows])
     return [row.number for row in rows]
 
 
-def auto_close(session: Session, now: datetime) -> list[Ticket]:
-    """Close the waiting tickets that sat idle past their department's auto-close time.
-    Rows another process is closing are skipped (locked), so the sweep can run anywhere."""
+def _purge(session: Session, ticket_ids: list[int]) -> None:
+    raw_ids = set(
+        session.scalars(sa.select(Message.raw_id).where(Message.ticket_id.in_(ticket_ids)))
+    ) | set(session.scalars(sa.select(Inbound.raw_id).where(Inbound.ticket_id.in_(ticket_ids))))
+    raw_ids.discard(None)
+    # The spool rows of their mail, also those a crash left without a ticket.
+    spooled = sa.or_(
+        Inbound.ticket_id.in_(ticket_ids),
+        sa.and_(Inbound.ticket_id.is_(None), Inbound.raw_id.in_(raw_ids)),
+    )
+    inbound_ids = list(session.scalars(sa.select(Inbound.id).where(spooled)))
+    _delete(
+        session,
+        Bounce,
+        sa.or_(Bounce.ticket_id.in_(ticket_ids), Bounce.inbound_id.in_(inbound_ids)),
+    )
+    _delete(session, Inbound, Inbound.id.in_(inbound_ids))
+    _delete(session, Outbox, Outbox.ticket_id.in_(ticket_ids))
+    _delete(session, Ticket, Ticket.id.in_(ticket_ids))
+    # Bytes shared by content hash with mail of another ticket stay for it.
+    used: sa.CompoundSelect = sa.union(
+        sa.select(Message.raw_id).where(Message.raw_id.in_(raw_ids)),
+        sa.select(Inbound.raw_id).where(Inbound.raw_id.in_(raw_ids)),
+    )
+    _delete(session, Raw, sa.and_(Raw.id.in_(raw_ids), Raw.id.not_in(used)))
+
+
+def _delete(session: Session, model: Any, where: sa.ColumnElement[bool]) -> None:
+    session.execute(sa.delete(model).where(where).execution_options(synchronize_session=False))
+
+
+def auto_close(session: Session, now: datetime, limit: int | None = None) -> list[Ticket]:
+    """Close the waiting tickets that sat idle past their department's auto-close time (at most
+    `limit` per department). Rows another process is closing are skipped (locked), so the sweep
+    can run anywhere."""
     closed: list[Ticket] = []
     departments = sa.select(Department).where(Department.auto_close_after_minutes.is_not(None))
     for department in session.scalars(departments).all():
         minutes = department.auto_close_after_minutes or 0
-        for ticket in _idle_waiting(session, department.id, now - timedelta(minutes=minutes)):
+        idle_since = now - timedelta(minutes=minutes)
+        for ticket in _idle_waiting(session, department.id, idle_since, limit):
             ticket.status = Status.CLOSED  # waiting counts toward no agent: nothing to release
             note(session, ticket, SYSTEM, Action.AUTO_CLOSED, now, Status.WAITING, Status.CLOSED)
             closed.append(ticket)
     return closed
 
 
-def _idle_waiting(session: Session, department_id: int, idle_since: datetime) -> list[Ticket]:
+def _idle_waiting(
+    session: Session, department_id: int, idle_since: datetime, limit: int | None
+) -> list[Ticket]:
     scheduled = sa.and_(Ticket.followup_at.is_not(None), Ticket.followup_suspended.is_(False))
     statement = (
         sa.select(Ticket)
@@ -95,6 +137,7 @@ def _idle_waiting(session: Session, department_id: int, idle_since: datetime) ->
             sa.not_(scheduled),
         )
         .order_by(Ticket.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(statement))

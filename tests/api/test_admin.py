@@ -167,3 +167,12 @@ def test_audit_history_says_who_when_before_and_after(api: Api) -> None:
     assert created["at"] <= updated["at"] <= deleted["at"]
     member = api.ok("root", "GET", "/audit", params={"entity": "membership"})["items"][0]
     assert member["key"] == "Desk/alice" and member["after"]["mode"] == "primary"
+
+
+def test_raising_a_members_max_tickets_drains_the_queue(api: Api) -> None:
+    api.ok("root", "PUT", "/groups/Desk/members/bob", json={"max_tickets": 0})
+    api.ok("bob", "POST", "/agents/me/login")
+    number = api.receive(mail("Quote", to="sales@acme.test"), rcpt="sales@acme.test")
+    assert api.ok("root", "GET", f"/tickets/{number}")["agent"] is None
+    api.ok("root", "PUT", "/groups/Desk/members/bob", json={"max_tickets": 3})
+    assert api.ok("root", "GET", f"/tickets/{number}")["agent"] == "bob"

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from maild.api.app import create_app
 from maild.liveness import ServiceBoard, State
 from maild.routing import RoundRobin
+from maild.scheduler import JOBS
 from maild.store.db import Store
 from tests.api.conftest import Api, desk_settings, mail
 from tests.support import free_listen
@@ -105,6 +106,14 @@ def test_maild_serve_answers_health_over_a_real_socket(db_url: str, tmp_path: Pa
         status, body = _until_up(f"http://{listen}/api/v1/health", process)
         assert status == 200 and body["status"] == "ok" and body["database"]["ok"]
         assert {"name": "api", "state": "running", "detail": ""} in body["services"]
+        assert {"name": "scheduler", "state": "running", "detail": ""} in body["services"]
+        # Every job runs once at start; health lists each as it finishes (bounded wait).
+        deadline = time.monotonic() + 120
+        while len(body["jobs"]) < len(JOBS) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, body = _get(f"http://{listen}/api/v1/health")
+        assert {job["name"] for job in body["jobs"]} == {job.name for job in JOBS}
+        assert all(job["last_ok"] for job in body["jobs"]), body["jobs"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:

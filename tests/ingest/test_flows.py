@@ -390,79 +390,6 @@ def test_agent_of_another_group_is_not_a_participant(store: Store, now: datetime
     assert result.outcome is Outcome.NEW_TICKET
 
 
-def test_threading_survives_a_change_of_the_ticket_prefix(store: Store, now: datetime) -> None:
-    desk = Desk(store, make_settings(), now)
-    desk.feed("new-request.eml")
-    (ours,) = desk.outgoing("SUP-000001")
-    renamed = make_settings()
-    renamed = dataclasses.replace(
-        renamed, tickets=dataclasses.replace(renamed.tickets, prefix="HLP")
-    )
-    desk = Desk(store, renamed, now)
-    # Each prefix counts on its own: HLP-000001 exists and must not catch SUP-000001's mail.
-    assert desk.feed("monitoring-alert.eml").ticket == "HLP-000001"
-
-    reply = desk.feed("reply-after-prefix-change.eml", our_message_id=ours.message_id)
-    assert (reply.outcome, reply.ticket) == (Outcome.APPENDED, "SUP-000001")
-    by_token = desk.feed("references-only.eml", our_message_id=ours.message_id)
-    assert (by_token.outcome, by_token.ticket) == (Outcome.APPENDED, "SUP-000001")
-    by_tag = desk.feed("reply-tag-prefixes.eml")  # the tag alone, from the requester
-    assert (by_tag.outcome, by_tag.ticket) == (Outcome.APPENDED, "SUP-000001")
-
-
-def test_inspect_and_ingest_name_the_same_ticket_for_every_flow_mail(desk: Desk) -> None:
-    """`maild inspect` decides with the function `ingest` carries out, on the same database:
-    for each mail, inspected and then ingested in turn, the ticket it joins is the same, and
-    where ingest opens a ticket, inspect said it would."""
-    settings = make_settings()
-    names = ["new-request.eml"] + sorted(
-        p.name for p in FLOWS.glob("*.eml") if p.name != "new-request.eml"
-    )
-    compared = 0
-    for name in names:
-        subs = _flow_substitutions(desk)
-        raw = (FLOWS / name).read_bytes()
-        for key, value in subs.items():
-            raw = raw.replace(f"@@{key.upper()}@@".encode(), value.encode())
-        with desk.store.sessions() as session, session.begin():
-            report = inspect_message(raw, settings, None, session)
-        before = {t.number for t in _tickets(desk)}
-        result = desk.feed(name, **subs)
-        joined = result.ticket if result.ticket in before else None
-        opened = result.ticket is not None and result.ticket not in before
-        assert (report["ticket"], report["threading"]["opens_new_ticket"]) == (joined, opened), name
-        compared += 1
-    assert compared == len(list(FLOWS.glob("*.eml")))
-
-
-def _flow_substitutions(desk: Desk) -> dict[str, str]:
-    """The placeholders of the flow mails, filled with SUP-000001's outgoing ids once it has
-    some (before, with ids that name nothing)."""
-    if not any(t.number == "SUP-000001" for t in _tickets(desk)):
-        return {"verp": "support@example.com", "our_message_id": "<none@nowhere.example>"}
-    verp, message_id = _verp_of(desk, "SUP-000001")
-    return {"verp": verp, "our_message_id": message_id}
-
-
-def _tickets(desk: Desk) -> list[Ticket]:
-    with desk.store.transaction() as session:
-        return list(session.scalars(sa.select(Ticket)))
-
-
-def test_history_of_a_mail_without_from_says_it_names_no_sender(desk: Desk) -> None:
-    raw = (
-        b"To: support@example.com\nSubject: left my name out\nMessage-ID: <anon@x.example>\n"
-        b"\nWho am I?\n"
-    )
-    (result,) = desk.pipeline.ingest([SourceMessage("anon", raw)])
-    assert result.outcome is Outcome.NEW_TICKET
-    with desk.store.transaction() as session:
-        (detail,) = session.scalars(
-            sa.select(History.detail).where(History.action == "autoresponse")
-        )
-    assert "no sender" in detail and "our own" not in detail
-
-
 # --- issue 12 item 5: only an NDR that arrives as NDRs do may change a ticket -----------------
 
 CAROL = Envelope("carol@customer.example", ("support@example.com",))
@@ -559,3 +486,76 @@ def test_no_autoresponse_to_mail_whose_return_path_is_a_mail_system(
     (result,) = desk.pipeline.ingest([SourceMessage("new-request.eml", raw)], envelope)
     assert result.ticket == "SUP-000001"  # the mail is kept as a ticket ...
     assert desk.outgoing("SUP-000001") == []  # ... but nothing is sent to a mail system
+
+
+def test_threading_survives_a_change_of_the_ticket_prefix(store: Store, now: datetime) -> None:
+    desk = Desk(store, make_settings(), now)
+    desk.feed("new-request.eml")
+    (ours,) = desk.outgoing("SUP-000001")
+    renamed = make_settings()
+    renamed = dataclasses.replace(
+        renamed, tickets=dataclasses.replace(renamed.tickets, prefix="HLP")
+    )
+    desk = Desk(store, renamed, now)
+    # Each prefix counts on its own: HLP-000001 exists and must not catch SUP-000001's mail.
+    assert desk.feed("monitoring-alert.eml").ticket == "HLP-000001"
+
+    reply = desk.feed("reply-after-prefix-change.eml", our_message_id=ours.message_id)
+    assert (reply.outcome, reply.ticket) == (Outcome.APPENDED, "SUP-000001")
+    by_token = desk.feed("references-only.eml", our_message_id=ours.message_id)
+    assert (by_token.outcome, by_token.ticket) == (Outcome.APPENDED, "SUP-000001")
+    by_tag = desk.feed("reply-tag-prefixes.eml")  # the tag alone, from the requester
+    assert (by_tag.outcome, by_tag.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_inspect_and_ingest_name_the_same_ticket_for_every_flow_mail(desk: Desk) -> None:
+    """`maild inspect` decides with the function `ingest` carries out, on the same database:
+    for each mail, inspected and then ingested in turn, the ticket it joins is the same, and
+    where ingest opens a ticket, inspect said it would."""
+    settings = make_settings()
+    names = ["new-request.eml"] + sorted(
+        p.name for p in FLOWS.glob("*.eml") if p.name != "new-request.eml"
+    )
+    compared = 0
+    for name in names:
+        subs = _flow_substitutions(desk)
+        raw = (FLOWS / name).read_bytes()
+        for key, value in subs.items():
+            raw = raw.replace(f"@@{key.upper()}@@".encode(), value.encode())
+        with desk.store.sessions() as session, session.begin():
+            report = inspect_message(raw, settings, None, session)
+        before = {t.number for t in _tickets(desk)}
+        result = desk.feed(name, **subs)
+        joined = result.ticket if result.ticket in before else None
+        opened = result.ticket is not None and result.ticket not in before
+        assert (report["ticket"], report["threading"]["opens_new_ticket"]) == (joined, opened), name
+        compared += 1
+    assert compared == len(list(FLOWS.glob("*.eml")))
+
+
+def _flow_substitutions(desk: Desk) -> dict[str, str]:
+    """The placeholders of the flow mails, filled with SUP-000001's outgoing ids once it has
+    some (before, with ids that name nothing)."""
+    if not any(t.number == "SUP-000001" for t in _tickets(desk)):
+        return {"verp": "support@example.com", "our_message_id": "<none@nowhere.example>"}
+    verp, message_id = _verp_of(desk, "SUP-000001")
+    return {"verp": verp, "our_message_id": message_id}
+
+
+def _tickets(desk: Desk) -> list[Ticket]:
+    with desk.store.transaction() as session:
+        return list(session.scalars(sa.select(Ticket)))
+
+
+def test_history_of_a_mail_without_from_says_it_names_no_sender(desk: Desk) -> None:
+    raw = (
+        b"To: support@example.com\nSubject: left my name out\nMessage-ID: <anon@x.example>\n"
+        b"\nWho am I?\n"
+    )
+    (result,) = desk.pipeline.ingest([SourceMessage("anon", raw)])
+    assert result.outcome is Outcome.NEW_TICKET
+    with desk.store.transaction() as session:
+        (detail,) = session.scalars(
+            sa.select(History.detail).where(History.action == "autoresponse")
+        )
+    assert "no sender" in detail and "our own" not in detail

@@ -119,3 +119,18 @@ def test_rebalance_runs_at_the_groups_configured_times(
     assert active_counts(session, timed) == {early.id: 1, late.id: 1}
     assert active_counts(session, off) == {early.id: 2}
     assert run_due_rebalances(session, now, now + timedelta(hours=1)) == []
+
+
+def test_rebalance_hands_nothing_to_an_agent_already_at_max_tickets(
+    session: Session, group: Group, now: datetime
+) -> None:
+    capped = make_agent(session, "capped")
+    join(session, capped, group, max_tickets=1)
+    open_new(session, group, now).pinned = True  # capped's one ticket, which stays put
+    early = make_agent(session, "early")
+    join(session, early, group)
+    for minute in range(1, 5):
+        open_new(session, group, now + timedelta(minutes=minute))
+    assert active_counts(session, group) == {capped.id: 1, early.id: 4}
+    assert rebalance_group(session, group.id, now + timedelta(hours=1)) == []
+    assert active_counts(session, group) == {capped.id: 1, early.id: 4}

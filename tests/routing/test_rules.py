@@ -128,6 +128,27 @@ def test_rebalance_fills_capped_agents_only_to_their_room() -> None:
     assert received.count(3) == 4
 
 
+def test_rebalance_gives_nothing_to_an_agent_already_at_max_tickets() -> None:
+    # Caps 4 and 0: the second agent's max_tickets is used up by tickets that stay put.
+    moves = plan_rebalance([Load(1, movables(4, 0), 4), Load(2, (), 0)])
+    assert moves == []
+
+
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8) | st.none()), min_size=1))
+def test_rebalance_never_fills_an_agent_past_its_room(
+    shares: list[tuple[int, int | None]],
+) -> None:
+    loads = [Load(i, movables(n, 100 * i), room) for i, (n, room) in enumerate(shares)]
+    held = {load.agent_id: len(load.movable) for load in loads}
+    for move in plan_rebalance(loads):
+        held[move.from_agent_id] -= 1
+        held[move.to_agent_id] += 1
+    for load in loads:
+        if load.room is not None:  # an agent over its cap keeps what it has, gets nothing
+            assert held[load.agent_id] <= max(load.room, len(load.movable))
+    assert sum(held.values()) == sum(n for n, _ in shares)
+
+
 def test_rebalance_moves_unanswered_newest_tickets_first() -> None:
     answered_old = Movable(1, True, T0)
     fresh = Movable(2, False, T0 + timedelta(hours=1))

@@ -104,3 +104,51 @@ def test_department_without_auto_close_never_closes(store: Store, now: datetime)
         ticket = new_ticket(s, org, now, status=Status.WAITING)
         assert auto_close(s, now + timedelta(days=365)) == []
     assert ticket.status is Status.WAITING
+
+
+def test_purge_removes_the_spool_raw_bytes_and_outbox_of_the_ticket(
+    store: Store, now: datetime
+) -> None:
+    from maild.ingest.pipeline import Pipeline
+    from maild.ingest.spool import Envelope
+    from maild.provision import apply_config
+    from maild.runtime import build_apply_context
+    from maild.store.models import Inbound, Outbox, Raw
+    from maild.values import OutboxState
+    from tests.ingest.test_flows import FLOWS, make_settings
+
+    settings = make_settings()  # the autoresponder is on: each new ticket queues a mail
+    with store.transaction() as s:
+        apply_config(s, settings, now)
+    pipeline = Pipeline(store, build_apply_context(settings), clock=lambda: now)
+    request = (FLOWS / "new-request.eml").read_bytes()
+    for n in (1, 2):
+        body = request.replace(b"<req-1@", f"<req-{n}-purge@".encode())
+        pipeline.receive(body, "smtp", Envelope("carol@customer.example", ()))
+    gone, kept = (r.ticket for r in pipeline.process(pipeline.pending()))
+
+    def rows(s: sa.orm.Session, number: str | None) -> tuple[int, int, int]:
+        ticket_id = s.scalar(sa.select(Ticket.id).where(Ticket.number == number))
+        raws = sa.select(Inbound.raw_id).where(Inbound.ticket_id == ticket_id)
+        return (
+            s.scalar(sa.select(sa.func.count()).where(Inbound.ticket_id == ticket_id)) or 0,
+            s.scalar(sa.select(sa.func.count(Raw.id)).where(Raw.id.in_(raws))) or 0,
+            s.scalar(sa.select(sa.func.count()).where(Outbox.ticket_id == ticket_id)) or 0,
+        )
+
+    with store.transaction() as s:
+        assert rows(s, gone) == rows(s, kept) == (1, 1, 1)
+        ticket = s.scalars(sa.select(Ticket).where(Ticket.number == gone)).one()
+        delete_ticket(s, ticket, distributor=Q, actor=SYSTEM, now=now)
+        raw_id = s.scalar(sa.select(Inbound.raw_id).where(Inbound.ticket_id == ticket.id))
+    with store.transaction() as s:
+        assert purge_deleted(s, now + timedelta(days=91)) == [gone]
+    with store.transaction() as s:
+        assert s.get(Raw, raw_id) is None  # the customer's text is gone ...
+        assert s.scalar(sa.select(sa.func.count(Inbound.id))) == 1
+        # ... and so is the autoresponse still queued for the purged ticket
+        queued = s.scalars(sa.select(Outbox).where(Outbox.state == OutboxState.QUEUED)).all()
+        assert [row.ticket_id for row in queued] == [
+            s.scalar(sa.select(Ticket.id).where(Ticket.number == kept))
+        ]
+        assert rows(s, kept) == (1, 1, 1)
