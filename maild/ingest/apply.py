@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
-from maild.ingest.classify import BounceReport, Classification, classify
+from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
 from maild.ingest.locate import (
     NO_DEPARTMENT,
     Located,
@@ -70,6 +70,12 @@ def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetim
     return _open(session, msg, verdict, mail, placement.located, ctx, now)
 
 
+def _records_cc(verdict: Classification) -> bool:
+    """DESIGN §1 records CC addresses as participants; a mailing list's CC is the list and its
+    members, who must not receive the agents' replies."""
+    return verdict.reason != MAILING_LIST
+
+
 def sender_of(msg: ParsedMessage, mail: Received) -> str:
     """Who wrote: the From mailbox; when it is missing or unreadable, the first Reply-To, then
     the envelope sender (parsed as strictly as the headers). "" when none is known."""
@@ -88,7 +94,7 @@ def _append(
     ctx: ApplyContext,
     now: datetime,
 ) -> Applied:
-    store_message(session, ticket, msg, verdict.kind, mail, now)
+    store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
     if not verdict.changes_status:
         # DESIGN §1: machine-made mail is appended but changes no status. Nor does it count as
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
@@ -125,7 +131,7 @@ def _open(
     ticket = lifecycle.open_ticket(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
-    store_message(session, ticket, msg, verdict.kind, mail, now)
+    store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
     link, reason = link_and_reason(located)
     if link is not None:
         relate(session, ticket, link, actor=actor, now=now)

@@ -23,6 +23,7 @@ from maild.ingest.parse import ParsedMessage
 from maild.values import Kind
 
 __all__ = [
+    "MAILING_LIST",
     "RULES",
     "BounceReport",
     "Classification",
@@ -80,6 +81,7 @@ def _is_heuristic_bounce(ev: Evidence) -> bool:
 
 
 _PRECEDENCE_LIST = _header_is("precedence", r"^\s*list\b")
+MAILING_LIST = "mailing-list"  # the rule's name: apply keeps a list's addresses off the ticket
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -188,7 +190,7 @@ RULES: tuple[Rule, ...] = (
     ),
     # A person may have written these: they change status like any mail, unanswered.
     Rule(
-        "mailing-list",
+        MAILING_LIST,
         "mailing-list mail (List-Id / List-Unsubscribe, RFC 2369/2919; Precedence: list)",
         Kind.NORMAL,
         lambda ev: _has_header("list-id", "list-unsubscribe")(ev) or _PRECEDENCE_LIST(ev),

@@ -25,7 +25,10 @@ def store_message(
     kind: Kind,
     mail: Received,
     now: datetime,
+    record_cc: bool = True,
 ) -> Message:
+    """The incoming message on `ticket`; the CC addresses of a normal mail become participants
+    unless `record_cc` is false (a list's mail: its CC holds the list and its members)."""
     message = Message(
         ticket_id=ticket.id,
         direction=Direction.IN,
@@ -47,7 +50,7 @@ def store_message(
         attachments=[_attachment(part) for part in msg.attachments],
     )
     session.add(message)
-    if kind is Kind.NORMAL:
+    if kind is Kind.NORMAL and record_cc:
         _record_cc(session, ticket, msg, mail.envelope)
     return message
 

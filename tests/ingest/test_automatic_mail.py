@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from maild.ingest import automatic
 from maild.ingest.sources import SourceMessage
 from maild.store.db import Store
-from maild.store.models import History
+from maild.store.models import History, Participant
 from maild.values import Outcome, Status
 from tests.ingest.test_flows import Desk, make_settings
 
@@ -150,3 +150,12 @@ def test_every_language_table_entry_is_recognised_as_a_prefix() -> None:
         for prefix in prefixes:
             assert automatic.autoreply_subject(f"{prefix.upper()}: hello"), prefix
             assert automatic.autoreply_subject(f"  {prefix}"), prefix
+
+
+def test_the_cc_of_a_list_reply_does_not_become_a_participant(closed: Desk) -> None:
+    headers = "Cc: customers@lists.customer.example\nList-Id: <customers.lists.customer.example>\n"
+    assert _feed(closed, _mail("Re: " + SUBJECT, headers)) == (Outcome.APPENDED, "SUP-000001")
+    with closed.store.transaction() as session:
+        addresses = set(session.scalars(sa.select(Participant.address)))
+    assert "customers@lists.customer.example" not in addresses
+    assert "dave@customer.example" in addresses  # the CC of carol's own first mail
