@@ -6,6 +6,7 @@ due while maild was stopped fires then) and on its interval after that."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,6 +15,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from maild.liveness import ServiceBoard
 from maild.scheduler.jobs import JOBS, Job, JobContext
 from maild.scheduler.runs import Clock, run_job
+
+# APScheduler logs every run at INFO ("Running job", "executed successfully"); maild's own
+# line per run (maild.scheduler) says what the job did, so only its warnings are kept.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def utc_now() -> datetime:
