@@ -84,6 +84,9 @@ def test_threads_on_one_database_never_double_assign_or_skip_a_turn(store: Store
 
 
 @pytest.mark.slow
+# Several processes each: on one xdist worker with the other such test, never both at once
+# on 2 cores (a join timeout under that load is no finding).
+@pytest.mark.xdist_group("many-processes")
 def test_four_processes_distribute_2000_tickets_on_postgresql(postgres_url: str) -> None:
     store = Store.open(postgres_url)
     truncate_all(store)  # the session database is shared with the `store` fixture's tests

@@ -69,6 +69,9 @@ def prepare(store: Store) -> Org:
 
 
 @pytest.mark.slow
+# Several processes each: on one xdist worker with the other such test, never both at once
+# on 2 cores (a join timeout under that load is no finding).
+@pytest.mark.xdist_group("many-processes")
 def test_two_processes_running_every_job_change_each_ticket_once(postgres_url: str) -> None:
     store = Store.open(postgres_url)
     truncate_all(store)  # the session database is shared with the `store` fixture's tests
