@@ -54,7 +54,8 @@ def ses_recipients(scale: float = 1.0) -> bytes:
     """An SES-looking notification with 10,000 unclosed `bouncedRecipients` lists."""
     listing = b'"bouncedRecipients": [{"emailAddress": "a@b.example"},\r\n' * _n(10_000, scale)
     body = b'{"notificationType": "Bounce", "bounce": {' + listing + b"\r\n"
-    headers = b"Subject: AWS Notification Message\r\nX-Amz-Sns-Message-Id: 1\r\n"
+    # Sent as NDRs are (null sender): only such mail reaches the bounce detectors.
+    headers = b"Return-Path: <>\r\nSubject: AWS Notification Message\r\nX-Amz-Sns-Message-Id: 1\r\n"
     return _mail(headers, body, "ses")
 
 
@@ -62,7 +63,7 @@ def flufl_long_body(scale: float = 1.0) -> bytes:
     """A machine-looking mail with a long body: flufl.bounce's detectors read all of it."""
     line = b"The following address failed: <someone@example.org> (error 550)  \r\n"
     body = line * _n(12_000, scale)
-    headers = b"Subject: Delivery failure\r\nAuto-Submitted: auto-replied\r\n"
+    headers = b"Return-Path: <>\r\nSubject: Delivery failure\r\nAuto-Submitted: auto-replied\r\n"
     return _mail(headers, body, "flufl")
 
 

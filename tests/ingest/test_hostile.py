@@ -237,7 +237,7 @@ def test_inspect_reads_poison_without_a_traceback(
     path = tmp_path / f"{name}.eml"
     path.write_bytes(POISON[name]())
     config = str(write_config(tmp_path, f"sqlite:///{tmp_path / 'never.db'}"))
-    assert main(["--config", config, "inspect", "--json", str(path)]) == 0
+    assert main(["--config", config, "inspect", "--no-db", "--json", str(path)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["kind"] == "normal" and err == ""
 
