@@ -26,7 +26,6 @@ import argparse
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from processes import free_port  # bench/processes.py, beside this file
 
 from maild.provision import create_api_token  # noqa: E402
 from maild.store.db import Store, normalise_url, upgrade_schema  # noqa: E402
@@ -223,12 +224,6 @@ def database(url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import signal
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from processes import free_port, peak_rss_mb, wait_for  # bench/processes.py, beside this file
 
 CONFIG = """
 [database]
@@ -76,31 +76,6 @@ def request(n: int) -> bytes:
         f"Subject: Cannot log in ({n})\r\nMessage-ID: <lat-{n}@customer.example>\r\n"
         f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n\r\n{body}"
     ).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(1200):
-        if process.poll() is not None:
-            raise SystemExit(f"maild serve exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("maild serve did not start")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def send(port: int, rate: float, seconds: float) -> tuple[dict[str, float], float]:
