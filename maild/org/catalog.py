@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -50,23 +51,7 @@ def create_brand(session: Session, spec: BrandSpec, *, actor: str, now: datetime
 def update_brand(
     session: Session, name: str, spec: BrandSpec, *, actor: str, now: datetime
 ) -> Brand:
-    brand = by_name(session, Brand, name)
-    before, values = brand_state(brand), given(spec)
-    if "name" in values:
-        values["name"] = require_free_name(session, Brand, values["name"], brand)
-    for key, value in values.items():
-        setattr(brand, key, value)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="brand",
-        key=brand.name,
-        before=before,
-        after=brand_state(brand),
-        now=now,
-    )
-    return brand
+    return _update_named(session, Brand, name, spec, brand_state, "brand", actor=actor, now=now)
 
 
 def delete_brand(session: Session, name: str, *, actor: str, now: datetime) -> None:
@@ -81,10 +66,7 @@ def delete_brand(session: Session, name: str, *, actor: str, now: datetime) -> N
         f"brand {name!r} still has tickets",
         sa.select(Ticket.id).where(Ticket.brand_id == brand.id),
     )
-    before = brand_state(brand)
-    session.delete(brand)
-    session.flush()
-    audit.record(session, actor=actor, entity="brand", key=name, before=before, after=None, now=now)
+    _delete_named(session, brand, brand_state, "brand", actor=actor, now=now)
 
 
 # --- canned replies ------------------------------------------------------------------------
@@ -124,33 +106,14 @@ def create_canned_reply(
 def update_canned_reply(
     session: Session, name: str, spec: CannedReplySpec, *, actor: str, now: datetime
 ) -> CannedReply:
-    reply = by_name(session, CannedReply, name)
-    before, values = canned_state(reply), given(spec)
-    if "name" in values:
-        values["name"] = require_free_name(session, CannedReply, values["name"], reply)
-    for key, value in values.items():
-        setattr(reply, key, value)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="canned_reply",
-        key=reply.name,
-        before=before,
-        after=canned_state(reply),
-        now=now,
+    return _update_named(
+        session, CannedReply, name, spec, canned_state, "canned_reply", actor=actor, now=now
     )
-    return reply
 
 
 def delete_canned_reply(session: Session, name: str, *, actor: str, now: datetime) -> None:
     reply = by_name(session, CannedReply, name)
-    before = canned_state(reply)
-    session.delete(reply)
-    session.flush()
-    audit.record(
-        session, actor=actor, entity="canned_reply", key=name, before=before, after=None, now=now
-    )
+    _delete_named(session, reply, canned_state, "canned_reply", actor=actor, now=now)
 
 
 # --- custom fields -------------------------------------------------------------------------
@@ -222,9 +185,50 @@ def _require_no_values(session: Session, field: CustomField, what: str) -> None:
 def delete_field(session: Session, name: str, *, actor: str, now: datetime) -> None:
     """Remove the definition and every ticket's value of it (audited with the definition)."""
     field = by_name(session, CustomField, name)
-    before = field_state(field)
-    session.delete(field)
+    _delete_named(session, field, field_state, "custom_field", actor=actor, now=now)
+
+
+# --- what the catalogues share --------------------------------------------------------------
+
+Named = TypeVar("Named", Brand, CannedReply, CustomField)
+
+
+def _update_named(
+    session: Session,
+    model: type[Named],
+    name: str,
+    spec: Any,
+    state: Callable[[Named], dict[str, Any]],
+    entity: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Named:
+    """Set the fields `spec` gives (a new name must be free), audited before and after."""
+    row = by_name(session, model, name)
+    before, values = state(row), given(spec)
+    if "name" in values:
+        values["name"] = require_free_name(session, model, values["name"], row)
+    for key, value in values.items():
+        setattr(row, key, value)
     session.flush()
+    after = state(row)
     audit.record(
-        session, actor=actor, entity="custom_field", key=name, before=before, after=None, now=now
+        session, actor=actor, entity=entity, key=row.name, before=before, after=after, now=now
     )
+    return row
+
+
+def _delete_named(
+    session: Session,
+    row: Named,
+    state: Callable[[Named], dict[str, Any]],
+    entity: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    key, before = row.name, state(row)
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor=actor, entity=entity, key=key, before=before, after=None, now=now)
