@@ -62,11 +62,29 @@ class TicketSummary(BaseModel):
         )
 
 
+# Counting every ticket of a desk-wide view reads a million index entries; an agent's pager
+# needs no more than "10,000+", and `exact_total=true` asks for the full count.
+COUNT_UP_TO = 10_000
+
+
 class TicketPage(BaseModel):
-    total: int = Field(description="how many tickets the view holds with these filters")
+    total: int = Field(
+        description="how many tickets the view holds with these filters; when `total_exact` "
+        f"is false, more than this ({COUNT_UP_TO:,}+): ask with `exact_total=true` to count all"
+    )
+    total_exact: bool = Field(default=True, description="false when `total` is a lower bound")
     limit: int
     offset: int
     items: list[TicketSummary]
+
+    @classmethod
+    def of(
+        cls, counted: int, up_to: int | None, limit: int, offset: int, items: list[TicketSummary]
+    ) -> TicketPage:
+        """A page from a count made with `up_to` (see `count_tickets`)."""
+        exact = up_to is None or counted <= up_to
+        total = counted if exact or up_to is None else up_to
+        return cls(total=total, total_exact=exact, limit=limit, offset=offset, items=items)
 
 
 class AttachmentOut(BaseModel):

@@ -15,7 +15,13 @@ from maild.api.context import ApiContext, Caller
 from maild.api.errors import ERROR_RESPONSES, forbidden
 from maild.api.names import id_by_name, visible_ticket
 from maild.api.ticket_detail import summary, ticket_detail
-from maild.api.ticket_models import TicketDetail, TicketPage, TicketPatch, TicketSummary
+from maild.api.ticket_models import (
+    COUNT_UP_TO,
+    TicketDetail,
+    TicketPage,
+    TicketPatch,
+    TicketSummary,
+)
 from maild.api.types import MEDIA_TYPE, Address, Line, Name, Number, UtcTime
 from maild.errors import NotFound
 from maild.store.models import Agent, Attachment, Brand, Department, Group, Message, Raw, Ticket
@@ -36,6 +42,9 @@ router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSE
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="skip this many (paging)")]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ExactTotal = Annotated[
+    bool, Query(description=f"count every match, not only up to {COUNT_UP_TO:,} (slower)")
+]
 
 
 @router.get("", summary="a view of tickets, filtered, searched, sorted and paged")
@@ -53,6 +62,7 @@ def list_view(
     order: Literal["asc", "desc"] = "asc",
     limit: Limit = 100,
     offset: Offset = 0,
+    exact_total: ExactTotal = False,
 ) -> TicketPage:
     """Views are the seed's: `mine_*`, `follow_ups`, `recent` and `recently_transferred` are
     the caller's own; every view shows only what the caller may see. Sorting ends on idle time
@@ -75,9 +85,10 @@ def list_view(
         )
         now = ctx.now()
         rows = list_tickets(session, query, now)
-        total = count_tickets(session, query)
+        up_to = None if exact_total else COUNT_UP_TO
+        counted = count_tickets(session, query, up_to)
     items = [TicketSummary.of(row, now) for row in rows]
-    return TicketPage(total=total, limit=limit, offset=offset, items=items)
+    return TicketPage.of(counted, up_to, limit, offset, items)
 
 
 @router.get("/search", summary="advanced search (seed: every given criterion must match)")
@@ -99,6 +110,7 @@ def search(
     field_value: Annotated[Line, Query(description="... and its value (empty: none)")] = "",
     limit: Limit = 100,
     offset: Offset = 0,
+    exact_total: ExactTotal = False,
 ) -> TicketPage:
     with ctx.read() as session:
         criteria = SearchCriteria(
@@ -121,9 +133,10 @@ def search(
         )
         now = ctx.now()
         rows = search_tickets(session, criteria, now)
-        total = count_matches(session, criteria)
+        up_to = None if exact_total else COUNT_UP_TO
+        counted = count_matches(session, criteria, up_to)
     items = [TicketSummary.of(row, now) for row in rows]
-    return TicketPage(total=total, limit=limit, offset=offset, items=items)
+    return TicketPage.of(counted, up_to, limit, offset, items)
 
 
 @router.get("/{number}", summary="one ticket with messages, comments, attachments, history")

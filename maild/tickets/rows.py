@@ -129,3 +129,13 @@ def _fields_of(session: Session, ticket_ids: list[int]) -> dict[int, tuple[tuple
     for ticket_id, name, value in session.execute(statement):
         found[ticket_id].append((name, value))
     return {ticket_id: tuple(pairs) for ticket_id, pairs in found.items()}
+
+
+def count_rows(session: Session, ids: sa.Select[Any], up_to: int | None) -> int:
+    """The rows `ids` selects, counted up to `up_to + 1` when `up_to` is given. Counting a
+    desk-wide view reads every matching index entry (a million for `all`); a bounded count
+    reads at most `up_to + 1`, which is all a pager needs to say "10,000+"."""
+    if up_to is not None:
+        ids = ids.limit(up_to + 1)
+    statement = sa.select(sa.func.count()).select_from(ids.subquery())
+    return int(session.execute(statement).scalar_one())

@@ -17,7 +17,7 @@ from maild.errors import InvalidRequest
 from maild.store.models import Comment, Forwarder, Message, Participant, Ticket, TicketField
 from maild.tickets.access import Viewer, visible
 from maild.tickets.fields import canonical_value, get_field
-from maild.tickets.rows import TicketRow, fetch_rows, row_select
+from maild.tickets.rows import TicketRow, count_rows, fetch_rows, row_select
 from maild.values import Priority, Status
 
 MAX_RESULTS = 1000
@@ -61,10 +61,9 @@ def search_tickets(session: Session, criteria: SearchCriteria, now: datetime) ->
     return fetch_rows(session, statement, now)
 
 
-def count_matches(session: Session, criteria: SearchCriteria) -> int:
-    """How many tickets match `criteria` in all (for paging)."""
-    statement = sa.select(sa.func.count(Ticket.id)).where(*conditions(session, criteria))
-    return int(session.execute(statement).scalar_one())
+def count_matches(session: Session, criteria: SearchCriteria, up_to: int | None = None) -> int:
+    """How many tickets match `criteria` in all (for paging), counted as `count_tickets` does."""
+    return count_rows(session, sa.select(Ticket.id).where(*conditions(session, criteria)), up_to)
 
 
 def conditions(session: Session, criteria: SearchCriteria) -> list[sa.ColumnElement[bool]]:

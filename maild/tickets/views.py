@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Brand, Department, Group, Recent, RecentTransfer, Ticket
 from maild.tickets.access import Viewer, visible
-from maild.tickets.rows import MESSAGE_COUNT, TicketRow, fetch_rows, row_select
+from maild.tickets.rows import MESSAGE_COUNT, TicketRow, count_rows, fetch_rows, row_select
 from maild.tickets.search import text_matches
 from maild.values import Priority, Status
 
@@ -107,10 +107,10 @@ def _joined_for(key: SortKey, statement: sa.Select[Any]) -> sa.Select[Any]:
     return statement
 
 
-def count_tickets(session: Session, query: TicketQuery) -> int:
-    """How many tickets the view holds with its filters (for paging)."""
-    statement = sa.select(sa.func.count(Ticket.id)).where(*_conditions(query))
-    return int(session.execute(statement).scalar_one())
+def count_tickets(session: Session, query: TicketQuery, up_to: int | None = None) -> int:
+    """How many tickets the view holds with its filters (for paging); with `up_to`, counting
+    stops after `up_to + 1`, so the answer is exact at or below `up_to` and means "more" above."""
+    return count_rows(session, sa.select(Ticket.id).where(*_conditions(query)), up_to)
 
 
 def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.conftest import Api, mail
 
 SCRIPTED = '<p onclick="steal()">Hello<script>alert(1)</script></p><img src="x" onerror="y()">'
@@ -42,6 +44,21 @@ def test_views_are_paged_sorted_searched_and_say_the_total(api: Api) -> None:
     api.ok("root", "DELETE", f"/tickets/{third}")
     assert _numbers(api.ok("root", "GET", "/tickets", params={"view": "deleted"})) == [third]
     assert third not in _numbers(api.ok("root", "GET", "/tickets"))
+
+
+def test_totals_beyond_the_bound_are_a_lower_bound_unless_asked_exact(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for subject in ("Printer on fire", "Scanner jammed", "Fax smoking"):
+        api.receive(mail(subject))
+    monkeypatch.setattr("maild.api.tickets.COUNT_UP_TO", 2)
+    for path in ("/tickets", "/tickets/search"):
+        bounded = api.ok("root", "GET", path, params={"limit": 1})
+        assert (bounded["total"], bounded["total_exact"], len(bounded["items"])) == (2, False, 1)
+        exact = api.ok("root", "GET", path, params={"limit": 1, "exact_total": "true"})
+        assert (exact["total"], exact["total_exact"]) == (3, True)
+    monkeypatch.setattr("maild.api.tickets.COUNT_UP_TO", 3)
+    assert api.ok("root", "GET", "/tickets")["total_exact"] is True
 
 
 def test_unknown_filter_names_the_field(api: Api) -> None:

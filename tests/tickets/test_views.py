@@ -65,6 +65,17 @@ def test_each_view_shows_its_tickets_and_only_deleted_shows_deleted(
     assert found == {board[name].number for name in expected}
 
 
+def test_a_bounded_count_is_exact_up_to_its_bound_and_says_more_above(
+    store: Store, now: datetime
+) -> None:
+    with store.transaction() as s:
+        org = make_org(s)
+        _board(s, org, now)
+        everything = TicketQuery(view=View.ALL)
+        assert count_tickets(s, everything) == 6
+        assert [count_tickets(s, everything, up_to) for up_to in (6, 10, 5, 2)] == [6, 6, 6, 3]
+
+
 def test_follow_ups_view_lists_pending_follow_ups_of_the_agent(store: Store, now: datetime) -> None:
     with store.transaction() as s:
         org = make_org(s)
