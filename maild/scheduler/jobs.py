@@ -3,8 +3,9 @@ large backlog never sits in one transaction and a second process takes the next 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -33,6 +34,9 @@ class JobContext:
     settings: Settings
     distributor: Distributor
     templates: Templates
+    # Set when `maild serve` stops: a job stops between batches, so a backlog of a hundred
+    # thousand tickets does not hold the shutdown until the init system kills it mid-batch.
+    halt: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 @dataclass(frozen=True)
@@ -44,16 +48,17 @@ class Job:
 
 def _in_batches(ctx: JobContext, step: Callable[[Session, int], int]) -> int:
     """Run `step` (one batch, returns how many rows it changed) in one transaction each until
-    a batch comes back short."""
+    a batch comes back short, or maild is stopping (the next run takes up the rest)."""
     batch, total = ctx.settings.scheduler.batch, 0
-    while True:
+    while not ctx.halt.is_set():
         with ctx.store.transaction() as session:
             # Groups and departments are read once per batch, not once per ticket.
             reference_cache.start(session)
             done = step(session, batch)
         total += done
         if done < batch:
-            return total
+            break
+    return total
 
 
 def fire_followups(ctx: JobContext, now: datetime) -> str:

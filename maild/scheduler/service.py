@@ -56,5 +56,6 @@ async def run_scheduler(
     try:
         await stop.wait()
     finally:
+        ctx.halt.set()  # runs in flight end after their current batch
         scheduler.shutdown(wait=False)
         await asyncio.gather(*in_flight, return_exceptions=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from maild.routing import RoundRobin
-from maild.scheduler import Job, JobContext, run_job
+from maild.scheduler import Job, JobContext, find_job, run_job
 from maild.store.db import Store
 from maild.store.models import Agent, Group, JobRun, Outbox, Ticket
 from maild.tickets.actors import SYSTEM
@@ -80,6 +80,23 @@ def test_auto_close_closes_idle_waiting_tickets_but_skips_one_with_a_followup(
     # The follow-up's ticket is waiting and idle, but auto-close leaves it to the follow-up.
     assert ticket(store, scheduled).status is Status.WAITING
     assert "auto_closed" not in actions(store, scheduled)
+
+
+def test_a_job_stops_between_batches_when_maild_stops(
+    store: Store, ctx: JobContext, now: datetime
+) -> None:
+    with store.transaction() as s:
+        org = make_org(s, auto_close_after_minutes=60)
+        for _ in range(3 * ctx.settings.scheduler.batch):
+            idle = new_ticket(s, org, now, agent_id=org.bob_id)
+            set_status(s, idle, Status.WAITING, distributor=RR, actor=SYSTEM, now=now)
+    # SIGTERM arrives while the first batch runs: its commit is the last one.
+    sa.event.listen(store.engine, "commit", lambda conn: ctx.halt.set())
+    halted = run_job(find_job("auto_close"), ctx, lambda: now + 2 * HOUR)
+    assert halted.ok and halted.result == f"{ctx.settings.scheduler.batch} ticket(s) auto-closed"
+    with store.transaction() as s:
+        closed = s.scalar(sa.select(sa.func.count()).where(Ticket.status == Status.CLOSED))
+    assert closed == ctx.settings.scheduler.batch
 
 
 def test_queue_drain_hands_out_tickets_a_missed_event_left_queued(
