@@ -150,4 +150,6 @@ def _delivered_to(msg: ParsedMessage, mail: Received) -> str:
     """Where this copy was delivered, for the ticket's history: the envelope recipients, else
     the department its mailbox belongs to, else the topmost Delivered-To (a file import)."""
     where = ", ".join(mail.envelope.rcpt_to) or mail.department or msg.header("Delivered-To")
-    return " ".join((where or "an unknown mailbox").split())[:_WHERE_LIMIT]
+    # The header is the sender's to write: no controls (PostgreSQL text cannot even hold NUL).
+    printable = "".join(c if c.isprintable() else " " for c in where or "")
+    return " ".join(printable.split())[:_WHERE_LIMIT] or "an unknown mailbox"

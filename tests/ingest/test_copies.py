@@ -25,7 +25,12 @@ from maild.provision import apply_config
 from maild.runtime import build_apply_context
 from maild.settings import DepartmentConfig, GroupConfig, IngestLimits, MemberConfig, Settings
 from maild.store.db import Store
-from maild.store.models import Department, History, Inbound, Message, Outbox, Ticket
+from maild.store.models import Department, FirstCopy, History, Inbound, Message, Outbox, Ticket
+from maild.tickets.actors import SYSTEM
+from maild.tickets.housekeeping import delete_ticket, purge_deleted
+from maild.tickets.lookup import get_ticket
+from maild.tickets.merge import merge
+from maild.tickets.ports import QueueOnly
 from maild.values import Direction, Outcome
 from tests.conftest import FIXTURES
 from tests.ingest.test_flows import make_settings
@@ -124,6 +129,16 @@ def support_copy() -> bytes:
 
 def sales_copy() -> bytes:
     return SALES_COPY.read_bytes()
+
+
+def _request() -> bytes:
+    """Another mail of the same customer, To support@ only."""
+    return (
+        support_copy()
+        .replace(b"<8c1f3a52-", b"<5be02f71-")
+        .replace(b"Cc: sales@example.com\n", b"")
+        .replace(b"Invoice 2026-0113 charged twice", b"Invoice 2026-0113 again")
+    )
 
 
 def reply_copy(raw: bytes, number: str) -> bytes:
@@ -293,6 +308,42 @@ def test_a_copy_whose_first_failed_is_processed_as_the_first(
     assert (held.outcome, later.outcome) == (Outcome.HELD, Outcome.NEW_TICKET)
     (again,) = desk.pipeline.reprocess([held.inbound_id])
     assert (again.outcome, again.ticket) == (Outcome.DUPLICATE_DELIVERY, later.ticket)
+
+
+def test_a_copy_after_a_merge_joins_the_ticket_its_first_copy_was_merged_into(
+    store: Store, now: datetime
+) -> None:
+    desk = Desk(store, now)
+    first = desk.lmtp(support_copy(), "support@example.com")
+    other = desk.lmtp(_request(), "support@example.com")
+    with store.transaction() as session:
+        primary, merged = get_ticket(session, other.ticket), get_ticket(session, first.ticket)
+        merge(session, primary, [merged], distributor=QueueOnly(), actor=SYSTEM, now=now)
+    second = desk.lmtp(sales_copy(), "sales@example.com")
+    assert (second.outcome, second.ticket) == (Outcome.DUPLICATE_DELIVERY, other.ticket)
+
+
+def test_purging_the_ticket_forgets_its_first_copies(store: Store, now: datetime) -> None:
+    desk = Desk(store, now)
+    first = desk.lmtp(support_copy(), "support@example.com")
+    with store.transaction() as session:
+        ticket = get_ticket(session, first.ticket)
+        delete_ticket(session, ticket, distributor=QueueOnly(), actor=SYSTEM, now=now)
+        assert purge_deleted(session, now + timedelta(days=91)) == [first.ticket]
+    assert (desk.count(FirstCopy), desk.count(Inbound)) == (0, 0)
+
+
+def test_a_hostile_delivered_to_is_kept_out_of_the_history(store: Store, now: datetime) -> None:
+    desk = Desk(store, now)
+    desk.file(support_copy(), "support/cur/1")
+    hostile = sales_copy().replace(b"Delivered-To: sales@", b"Delivered-To: \x00\x1b[2Jsales@")
+    result = desk.file(hostile, "sales/cur/1")
+    assert result.outcome is Outcome.DUPLICATE_DELIVERY
+    with store.transaction() as session:
+        detail = session.scalars(
+            sa.select(History.detail).where(History.action == "duplicate_delivery")
+        ).one()
+    assert detail.startswith("another copy, delivered to [2Jsales@example.com: spool entry ")
 
 
 # --- two processes at once ----------------------------------------------------------------
