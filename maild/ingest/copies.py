@@ -76,8 +76,8 @@ def claim_first_copy(
     """None when `mail` is the first copy of its mail (its key is now claimed, committed with
     the copy's ticket), else the earlier copy it duplicates. Copies further apart than the
     window are separate mails; `window_minutes` 0 makes every copy its own mail."""
-    key = mail_key(msg)
-    if key is None or not window_minutes:
+    key = mail_key(msg) if window_minutes else None
+    if key is None:
         return None
     window = timedelta(minutes=window_minutes)
     arrived = mail.received_at or now
@@ -86,8 +86,8 @@ def claim_first_copy(
         return None
     first = _first_copy(session, key)
     if arrived - first.received_at > window:
-        # The same mail long after the window (a resend): a new mail, the key's first copy
-        # from now on, unless a concurrent copy of it took the key a moment before us.
+        # The same mail long after the window (the sender sent it again): a new mail, and the
+        # key's first copy from now on, unless a concurrent copy of it took the key just before.
         if _take_over(session, key, values, cutoff=arrived - window):
             return None
         first = _first_copy(session, key)
@@ -150,6 +150,7 @@ def _delivered_to(msg: ParsedMessage, mail: Received) -> str:
     """Where this copy was delivered, for the ticket's history: the envelope recipients, else
     the department its mailbox belongs to, else the topmost Delivered-To (a file import)."""
     where = ", ".join(mail.envelope.rcpt_to) or mail.department or msg.header("Delivered-To")
-    # The header is the sender's to write: no controls (PostgreSQL text cannot even hold NUL).
-    printable = "".join(c if c.isprintable() else " " for c in where or "")
+    # The header is the sender's to write: bounded, and no controls (PostgreSQL text cannot
+    # even hold NUL).
+    printable = "".join(c if c.isprintable() else " " for c in (where or "")[: 2 * _WHERE_LIMIT])
     return " ".join(printable.split())[:_WHERE_LIMIT] or "an unknown mailbox"
