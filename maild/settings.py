@@ -114,6 +114,9 @@ class IngestLimits:
     # The pipeline worker also looks for unprocessed spool rows this often: rows spooled by
     # another process on the same database, or left by a crash.
     poll_seconds: int = 10
+    # Issue 13: copies of one mail (same Message-ID, same sender) received within this window
+    # are one mail, the later ones recorded as duplicate deliveries; 0 turns this off.
+    duplicate_window_minutes: int = 1440
 
 
 @dataclass(frozen=True)

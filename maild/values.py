@@ -84,6 +84,9 @@ class Outcome(StrEnum):
     BOUNCE = "bounce"
     AUTO_REPLY = "auto_reply"
     DUPLICATE = "duplicate"
+    # Another copy of a mail already processed: the same Message-ID from the same sender,
+    # delivered to a second department's mailbox (To one department, Cc another).
+    DUPLICATE_DELIVERY = "duplicate_delivery"
     HELD = "held"
 
 

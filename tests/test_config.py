@@ -201,6 +201,19 @@ def test_non_positive_limit(tmp_path: Path) -> None:
     assert_names(error, str(tmp_path / "maild.toml"), "outbound.max_attempts", "at least 1")
 
 
+def test_duplicate_window_may_be_zero_and_at_most_thirty_days(tmp_path: Path) -> None:
+    assert (
+        load(tmp_path, "[ingest]\nduplicate_window_minutes = 0\n").ingest.duplicate_window_minutes
+        == 0
+    )
+    assert Settings().ingest.duplicate_window_minutes == 1440
+    error = mistake(tmp_path, "[ingest]\nduplicate_window_minutes = 50000\n")
+    key = "ingest.duplicate_window_minutes"
+    assert_names(error, str(tmp_path / "maild.toml"), key, "at most 43200", "50000")
+    error = mistake(tmp_path, "", MAILD_INGEST_DUPLICATE_WINDOW_MINUTES="-5")
+    assert_names(error, "MAILD_INGEST_DUPLICATE_WINDOW_MINUTES", key, "at least 0")
+
+
 def test_missing_required_key(tmp_path: Path) -> None:
     error = mistake(tmp_path, '[[departments]]\naddresses = ["a@example.com"]\n')
     assert_names(error, str(tmp_path / "maild.toml"), "departments[0].name", "required")

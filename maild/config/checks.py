@@ -27,14 +27,19 @@ from maild.settings import (
     DepartmentConfig,
     DepartmentTemplates,
     GroupConfig,
+    IngestLimits,
     OutboundSettings,
     Settings,
     SmtpSettings,
     TicketSettings,
 )
 
-# Zero means something here ("never receives", "no autoresponses"); other integers must be >= 1.
-_ZERO_ALLOWED = frozenset({"max_tickets", "max_per_sender"})
+# Zero means something here ("never receives", "no autoresponses", "every copy is its own
+# mail"); other integers must be >= 1.
+_ZERO_ALLOWED = frozenset({"max_tickets", "max_per_sender", "duplicate_window_minutes"})
+# A longer window would fold a sender's reused Message-ID (some web forms send a fixed one)
+# into mail of weeks before.
+_MAX_DUPLICATE_WINDOW_MINUTES = 30 * 24 * 60
 _TEMPLATES = jinja2.sandbox.SandboxedEnvironment()  # only parses: templates are checked at start
 
 
@@ -115,6 +120,12 @@ def _check_one_line(value: str, at: At) -> None:
         raise at.error("must be one line (a line break would start a mail header)")
 
 
+def _check_duplicate_window(value: int, at: At) -> None:
+    if value > _MAX_DUPLICATE_WINDOW_MINUTES:
+        limit = _MAX_DUPLICATE_WINDOW_MINUTES
+        raise at.error(f"must be at most {limit} (30 days), got {value}")
+
+
 def _check_database_url(value: str, at: At) -> None:
     hint = "use sqlite:///path/to/maild.db or postgresql://user@host/dbname"
     try:
@@ -156,6 +167,7 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any, At], None]] = {
     (AgentConfig, "email"): _optional(_check_address),
     (GroupConfig, "rebalance_times"): _check_times,
     (DatabaseSettings, "url"): _check_database_url,
+    (IngestLimits, "duplicate_window_minutes"): _check_duplicate_window,
     (DepartmentConfig, "autoresponder_subject"): _check_template("autoresponder"),
     (DepartmentConfig, "autoresponder_body"): _check_template("autoresponder"),
     (DepartmentConfig, "autoresponder_html"): _check_template("autoresponder", html=True),

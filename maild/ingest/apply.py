@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
+from maild.ingest.copies import claim_first_copy, first_addressed, record_duplicate
 from maild.ingest.locate import (
     NO_DEPARTMENT,
     Located,
@@ -62,6 +63,11 @@ def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetim
         raise MessageRejected(NOT_MAIL)
     msg = parse_message(mail.raw, ctx.limits)
     verdict = classify(msg, mail.envelope.mail_from, mail.envelope.rcpt_to)
+    # Issue 13: the same mail delivered to a second department's mailbox joins the first copy.
+    earlier = claim_first_copy(session, msg, mail, ctx.limits.duplicate_window_minutes, now)
+    if earlier is not None:
+        reason = record_duplicate(session, earlier, msg, mail, now)
+        return Applied(Outcome.DUPLICATE_DELIVERY, earlier.ticket, reason)
     placement = place_mail(session, msg, verdict, mail.envelope, ctx.tickets)
     if verdict.kind is Kind.BOUNCE:
         return _apply_bounce(session, msg, verdict, mail, placement.located, ctx, now)
@@ -114,9 +120,10 @@ def _open(
     ctx: ApplyContext,
     now: datetime,
 ) -> Applied:
-    department = department_for(
+    own = department_for(
         session, msg, mail.envelope, ctx.default_department, assigned=mail.department
     )
+    department = first_addressed(session, msg, own, ctx.limits.duplicate_window_minutes)
     if department is None:
         raise MessageRejected(NO_DEPARTMENT)
     sender = sender_of(msg, mail)

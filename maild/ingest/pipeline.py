@@ -269,7 +269,8 @@ def _claim(session: Session, ids: list[int]) -> dict[int, Inbound]:
 
 def _received(session: Session, row: Inbound, raw: bytes | None) -> Received:
     data = raw if raw is not None else _raw_bytes(session, row.raw_id)
-    return Received(row.id, row.raw_id, data, _envelope(row), row.department or "")
+    department = row.department or ""
+    return Received(row.id, row.raw_id, data, _envelope(row), department, row.received_at)
 
 
 def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]:

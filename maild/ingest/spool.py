@@ -41,14 +41,15 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Received:
-    """A spooled mail handed to processing: its bytes, where they are stored, its envelope, and
-    the department its transport assigned ("" = decided by its recipients)."""
+    """A spooled mail handed to processing: its bytes, where they are stored, its envelope, the
+    department its transport assigned ("" = decided by its recipients), and when it arrived."""
 
     inbound_id: int
     raw_id: int
     raw: bytes
     envelope: Envelope
     department: str = ""
+    received_at: datetime | None = None  # the spool commit's time; None: not known (tests)
 
 
 @dataclass(frozen=True)

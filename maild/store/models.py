@@ -481,6 +481,21 @@ class Inbound(Base):
     processed_at: Mapped[datetime | None] = mapped_column()
 
 
+class FirstCopy(Base):
+    """The first processed copy of each mail, keyed by its Message-ID and sender: a mail To one
+    department and Cc another reaches maild twice, and the later copy joins this one's ticket.
+    The key is unique, so two processes given the two copies at once cannot both be first."""
+
+    __tablename__ = "first_copy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_key: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 hex, see ingest
+    # Its ticket is the spool row's, which a merge moves; purging the row forgets the copy.
+    inbound_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("inbound.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[datetime]  # of the first copy: the duplicate window starts here
+
+
 class Bounce(Base):
     """A non-delivery report: recorded on its ticket, or kept for admins when it matches none."""
 

@@ -45,6 +45,7 @@ class Action(StrEnum):
     UNDELETED = "undeleted"
     AUTO_CLOSED = "auto_closed"
     AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
+    DUPLICATE_DELIVERY = "duplicate_delivery"  # another copy of a mail of the ticket (detail)
     # Written by the outbound side (maild.outbound):
     FORWARDED = "forwarded"  # a message of the ticket forwarded (to_value: recipients)
     RESENT = "resent"  # an outgoing message sent again
