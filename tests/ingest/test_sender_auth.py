@@ -18,12 +18,14 @@ import sqlalchemy as sa
 from maild.export import ticket_detail
 from maild.ingest.authdns import SenderCheck
 from maild.ingest.authn import AuthResult, Method, Peer, SenderAuth
-from maild.settings import AuthSettings
+from maild.ingest.inspect import inspect_message
+from maild.settings import AuthSettings, Settings
 from maild.store.db import Store
 from maild.store.models import History, Inbound, Message, Outbox, Ticket
 from maild.values import Direction, Outcome
-from tests.dnsserver import Dns, DkimKey, dkim_key, dns_server, txt
+from tests.dnsserver import DkimKey, Dns, dkim_key, dns_server, txt
 from tests.ingest.mailserver import MailServer, running, server_settings
+from tests.outbound.conftest import NEW_REQUEST, Desk, make_desk
 
 SUPPORT = "support@example.com"
 AGENT = "alice@staff.example"  # an agent of group Tier 1, whose tickets SUP-… are
@@ -48,8 +50,10 @@ def dns(key: DkimKey) -> Iterator[Dns]:
         "bank.example": [txt("v=spf1 ip4:198.51.100.7 -all")],
         "_dmarc.bank.example": [txt("v=DMARC1; p=quarantine; adkim=s")],
         # SPF that needs more than RFC 7208's 10 lookups
-        **{f"l{n}.loop.example": [txt(f"v=spf1 include:l{n + 1}.loop.example -all")]
-           for n in range(15)},  # fmt: skip
+        **{
+            f"l{n}.loop.example": [txt(f"v=spf1 include:l{n + 1}.loop.example -all")]
+            for n in range(15)
+        },  # fmt: skip
         # none: nobody.example publishes nothing
     }
     with dns_server(records) as server:
@@ -244,3 +248,89 @@ def test_settings_without_checks_judge_smtp_mail_not_checked(
     with running(settings, store, worker=True) as server:
         row = send(server, mail("carol@customer.example"), "carol@customer.example")
     assert row.sender_auth is None and row.outcome == Outcome.NEW_TICKET.value
+
+
+# --- mail that came another way: a trusted MTA's Authentication-Results ----------------------
+
+STAFF = "alice@example.com"  # alice of the outbound tests' desk
+TRUSTED = "mx.example.com"
+
+
+def _file_desk(store: Store, db_url: str, trusted: str = TRUSTED) -> Desk:
+    desk = make_desk(store, db_url, relay="")
+    settings = dataclasses.replace(desk.settings, auth=AuthSettings(trusted_authserv_id=trusted))
+    return Desk(store, settings)
+
+
+def _agent_reply(results: str = "", extra: str = "") -> bytes:
+    header = f"Authentication-Results: {results}\r\n" if results else ""
+    return (
+        f"{header}From: Alice <{STAFF}>\r\nTo: support@example.com\r\n"
+        f"Subject: Re: [#SUP-000001] Printer on floor 3 is on fire\r\n{extra}"
+        f"Message-ID: <reply-{abs(hash(results + extra))}@example.com>\r\n\r\nDone.\r\n"
+    ).encode()
+
+
+PASSED = f"{TRUSTED}; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com;"
+PASSED += " dmarc=pass header.from=example.com"
+
+
+def test_an_agents_mail_imported_without_a_verdict_does_not_append(
+    store: Store, db_url: str
+) -> None:
+    desk = _file_desk(store, db_url)
+    desk.ingest(NEW_REQUEST)
+    result = desk.ingest(_agent_reply())
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000002")
+    assert "agent's address" in result.reason
+
+
+def test_an_agents_mail_vouched_for_by_the_trusted_mta_appends(store: Store, db_url: str) -> None:
+    desk = _file_desk(store, db_url)
+    desk.ingest(NEW_REQUEST)
+    result = desk.ingest(_agent_reply(PASSED))
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_authentication_results_of_another_authserv_id_count_for_nothing(
+    store: Store, db_url: str
+) -> None:
+    desk = _file_desk(store, db_url)
+    desk.ingest(NEW_REQUEST)
+    # The sender can write this field: RFC 8601 §5, only the trusted MTA's own fields count.
+    result = desk.ingest(_agent_reply(PASSED.replace(TRUSTED, "mx.forger.example")))
+    assert result.outcome is Outcome.NEW_TICKET
+
+
+def test_an_agents_mail_carrying_the_tickets_token_appends_unauthenticated(
+    store: Store, db_url: str
+) -> None:
+    desk = _file_desk(store, db_url)
+    desk.ingest(NEW_REQUEST)
+    with store.sessions() as session:
+        ours = session.scalars(
+            sa.select(Message.message_id).where(Message.direction == Direction.OUT)
+        ).first()
+    result = desk.ingest(_agent_reply(extra=f"In-Reply-To: {ours}\r\n"))
+    assert (result.outcome, result.ticket) == (Outcome.APPENDED, "SUP-000001")
+
+
+def test_a_dmarc_failure_reported_by_the_trusted_mta_gets_no_autoresponse(
+    store: Store, db_url: str
+) -> None:
+    desk = _file_desk(store, db_url)
+    failed = f"{TRUSTED}; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example"
+    raw = NEW_REQUEST.replace(b"carol@customer.example", b"ceo@bank.example")
+    result = desk.ingest(f"Authentication-Results: {failed}\n".encode() + raw)
+    assert (result.outcome, result.ticket) == (Outcome.NEW_TICKET, "SUP-000001")
+    assert [row for row in desk.outbox() if row.purpose == "autoresponse"] == []
+
+
+def test_inspect_shows_the_trusted_verdict() -> None:
+    settings = Settings(auth=AuthSettings(trusted_authserv_id=TRUSTED))
+    report = inspect_message(_agent_reply(PASSED), settings)
+    auth = report["sender_auth"]
+    assert (auth["method"], auth["dmarc"], auth["aligned"]) == ("authres", "pass", True)
+    assert auth["summary"].startswith("verified: dmarc=pass header.from=example.com")
+    untrusted = inspect_message(_agent_reply(PASSED), Settings())["sender_auth"]
+    assert (untrusted["method"], untrusted["aligned"]) == ("none", False)
