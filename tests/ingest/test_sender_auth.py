@@ -5,6 +5,7 @@ and a DMARC-failing new ticket gets no autoresponse."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import dkim
 import pytest
 import sqlalchemy as sa
 
+from maild.cli import main
 from maild.export import ticket_detail
 from maild.ingest.authdns import SenderCheck
 from maild.ingest.authn import AuthResult, Method, Peer, SenderAuth
@@ -26,6 +28,7 @@ from maild.values import Direction, Outcome
 from tests.dnsserver import DkimKey, Dns, dkim_key, dns_server, txt
 from tests.ingest.mailserver import MailServer, running, server_settings
 from tests.outbound.conftest import NEW_REQUEST, Desk, make_desk
+from tests.support import write_config
 
 SUPPORT = "support@example.com"
 AGENT = "alice@staff.example"  # an agent of group Tier 1, whose tickets SUP-… are
@@ -334,3 +337,31 @@ def test_inspect_shows_the_trusted_verdict() -> None:
     assert auth["summary"].startswith("verified: dmarc=pass header.from=example.com")
     untrusted = inspect_message(_agent_reply(PASSED), Settings())["sender_auth"]
     assert (untrusted["method"], untrusted["aligned"]) == ("none", False)
+
+
+def test_maild_ingest_inspect_and_ticket_show_report_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'maild.db'}")
+    config.write_text(config.read_text() + f'\n[auth]\ntrusted_authserv_id = "{TRUSTED}"\n')
+    failed = f"{TRUSTED}; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example"
+    eml = tmp_path / "forged.eml"
+    eml.write_bytes(
+        f"Authentication-Results: {failed}\r\n".encode()
+        + NEW_REQUEST.replace(b"carol@customer.example", b"ceo@bank.example")
+    )
+    base = ["--config", str(config)]
+    assert main([*base, "init"]) == 0
+    assert main([*base, "inspect", "--no-db", str(eml)]) == 0
+    assert "sender: unverified: dmarc=fail header.from=bank.example" in capsys.readouterr().out
+    assert main([*base, "ingest", "--quiet", str(eml)]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "new_ticket"
+    assert main([*base, "ticket", "show", "SUP-000001"]) == 0
+    shown = capsys.readouterr().out
+    assert "sender_auth: unverified: dmarc=fail header.from=bank.example" in shown
+    assert "DMARC fails" not in shown  # the autoresponse note's detail is not printed
+    assert main([*base, "ticket", "show", "SUP-000001", "--json"]) == 0
+    (message,) = json.loads(capsys.readouterr().out)["messages"]
+    assert message["sender_auth"]["dmarc"] == "fail"
+    assert message["sender_auth"]["authserv_id"] == TRUSTED
