@@ -10,7 +10,9 @@ system's. Library errors stay here: the result is always a `SenderAuth`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -38,6 +40,7 @@ from maild.settings import AuthSettings
 log = logging.getLogger("maild.authn")
 
 MAX_SIGNATURES = 3
+CHECK_THREADS = 16
 _HEADER_WINDOW = 256 * 1024
 _TXT_CHARS = 4096
 
@@ -64,9 +67,16 @@ def make_resolver(settings: AuthSettings) -> dns.resolver.Resolver:
 class SenderCheck:
     """The receive-time checks, with one resolver for the listener's lifetime."""
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, settings: AuthSettings, threads: int = CHECK_THREADS) -> None:
         self.timeout = settings.timeout_seconds
         self.resolver = make_resolver(settings)
+        # Threads of their own: sessions waiting on a silent DNS server must not take the
+        # default executor's few threads from the spool commits (`ingest.intake`).
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="maild-auth")
+
+    async def check_in_thread(self, raw: bytes, peer: Peer) -> SenderAuth:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.check, raw, peer)
 
     def check(self, raw: bytes, peer: Peer) -> SenderAuth:
         """The verdict on `raw` as sent by `peer`. Never raises: what cannot be checked is a

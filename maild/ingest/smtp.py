@@ -238,7 +238,7 @@ class MailHandler:
         if self.sender_check is None or self.lmtp:
             return None
         peer = Peer(ip=client_ip(session), helo=session.host_name or "", mail_from=mail_from)
-        return await asyncio.to_thread(self.sender_check.check, raw, peer)
+        return await self.sender_check.check_in_thread(raw, peer)
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd would answer "500 Error: (TypeName) text": no internals to the client.
