@@ -268,7 +268,9 @@ def _print_detail(detail: dict[str, Any]) -> None:
     print("\nHistory:")
     for h in _lines(detail["history"]):
         change = f" {h['from']} -> {h['to']}" if h["from"] or h["to"] else ""
-        print(f"  {h['at']}  {h['actor']}  {h['action']}{change}")
+        # Who really wrote a mail is read here: the verdict is in the entry's detail.
+        verdict = f": {h['detail']}" if h["action"] == "sender_auth" else ""
+        print(f"  {h['at']}  {h['actor']}  {h['action']}{change}{verdict}")
 
 
 def _lines(entries: list[dict[str, Any]]) -> list[dict[str, str]]:

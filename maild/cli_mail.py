@@ -127,6 +127,8 @@ def _human(report: dict[str, Any]) -> str:
     lines = [f"{key}: {terminal_line(report.get(key))}" for key in keys]
     threading = report.get("threading") or {}
     lines.append(f"ticket decided from: {terminal_line(threading.get('looked_at'))}")
+    sender_auth = report.get("sender_auth") or {}
+    lines.append(f"sender: {terminal_line(sender_auth.get('summary'))}")
     return "\n".join(lines) + "\n"
 
 

@@ -135,6 +135,7 @@ def _messages(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]
             Message.cc_addrs,
             Message.subject,
             Message.date,
+            Message.sender_auth,
             _ATTACHMENTS,
         )  # fmt: skip
         .where(Message.ticket_id.in_(ids))
@@ -153,6 +154,8 @@ def _messages(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]
                 "subject": row.subject,
                 "date": _json(row.date),
                 "attachments": row.attachments,
+                # SPF/DKIM/DMARC of incoming mail; null when not checked (and for ours).
+                "sender_auth": row.sender_auth,
             }
         )
     return result

@@ -69,6 +69,7 @@ def build_apply_context(settings: Settings) -> ApplyContext:
         limits=settings.ingest,
         distributor=build_distributor(settings),
         default_department=settings.tickets.default_department,
+        auth=settings.auth,
     )
 
 

@@ -121,8 +121,25 @@ class IngestLimits:
 
 @dataclass(frozen=True)
 class AutoresponderSettings:
-    max_per_sender: int = 3  # at most this many autoresponses to one sender ...
+    max_per_sender: int = 3  # at most this many autoresponses to one sender (user+tag = user) ...
+    max_per_domain: int = 100  # ... and to one sender domain (local parts cost nothing) ...
     window_minutes: int = 60  # ... within this window
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """`[auth]`: who really wrote a mail (SPF, DKIM, DMARC; issue 12)."""
+
+    # Check SPF, DKIM and DMARC over DNS for mail received over SMTP (the client IP is known).
+    # Off by default: it needs a resolver that answers. Off or not, an agent's address in From
+    # changes a ticket only when authenticated or carrying the ticket's token.
+    check_dns: bool = False
+    nameserver: str = ""  # the DNS server to ask (an IP address); "" = the system's resolvers
+    port: int = 53
+    timeout_seconds: int = 3  # per DNS lookup; SPF's whole evaluation gets twice this
+    # The authserv-id of an MTA in front whose Authentication-Results header maild believes
+    # (RFC 8601): used for LMTP, IMAP and file imports, where maild saw no connection itself.
+    trusted_authserv_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -293,6 +310,7 @@ class Settings:
     tickets: TicketSettings = field(default_factory=TicketSettings)
     ingest: IngestLimits = field(default_factory=IngestLimits)
     autoresponder: AutoresponderSettings = field(default_factory=AutoresponderSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     brands: tuple[BrandConfig, ...] = ()
     departments: tuple[DepartmentConfig, ...] = ()

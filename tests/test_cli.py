@@ -366,6 +366,7 @@ def test_export_writes_one_json_line_per_ticket_with_links_and_messages(
         "subject": "Printer 0 broken",
         "date": _t(0).isoformat(),
         "attachments": 1,
+        "sender_auth": None,  # a file import without a trusted Authentication-Results
     }
     assert len(records[numbers[2]]["messages"]) == 2  # its own and the merged one's
 

@@ -442,3 +442,19 @@ def test_log_level_and_format_are_checked_and_overridable(tmp_path: Path) -> Non
     assert (settings.log.level.value, settings.log.format.value) == ("debug", "json")
     with pytest.raises(ConfigError, match=r"log\.level: 'loud' is not one of"):
         load_settings(write(tmp_path, '[log]\nlevel = "loud"\n'), environ={})
+
+
+def test_auth_section_is_read_and_checked(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        '[auth]\ncheck_dns = true\nnameserver = "127.0.0.1"\nport = 5353\n'
+        'trusted_authserv_id = "mx.example.com"\n',
+    )
+    assert settings.auth.check_dns and settings.auth.port == 5353
+    assert settings.auth.trusted_authserv_id == "mx.example.com"
+    error = mistake(tmp_path, '[auth]\nnameserver = "dns.example.com"\n')
+    assert_names(error, write(tmp_path, ""), "auth.nameserver", "not an IP address")
+    error = mistake(tmp_path, "[auth]\nport = 70000\n")
+    assert_names(error, write(tmp_path, ""), "auth.port", "not a port")
+    error = mistake(tmp_path, '[auth]\ntrusted_authserv_id = "mx.example.com; dmarc=pass"\n')
+    assert_names(error, write(tmp_path, ""), "auth.trusted_authserv_id", "authserv-id")

@@ -3,6 +3,7 @@ sections (a group naming a missing department, an address used twice, ...)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from maild.outbound.templates import TemplateName, available_names, check_templa
 from maild.settings import (
     AgentConfig,
     ApiSettings,
+    AuthSettings,
     BrandConfig,
     DatabaseSettings,
     DepartmentConfig,
@@ -36,7 +38,9 @@ from maild.settings import (
 
 # Zero means something here ("never receives", "no autoresponses", "every copy is its own
 # mail"); other integers must be >= 1.
-_ZERO_ALLOWED = frozenset({"max_tickets", "max_per_sender", "duplicate_window_minutes"})
+_ZERO_ALLOWED = frozenset(
+    {"max_tickets", "max_per_sender", "max_per_domain", "duplicate_window_minutes"}
+)
 # A longer window would fold a sender's reused Message-ID (some web forms send a fixed one)
 # into mail of weeks before.
 _MAX_DUPLICATE_WINDOW_MINUTES = 30 * 24 * 60
@@ -115,6 +119,25 @@ def _check_template(family: str, html: bool = False) -> Callable[[str, At], None
     return check
 
 
+def _check_ip_address(value: str, at: At) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise at.error(f"{value!r} is not an IP address (e.g. 127.0.0.1 or ::1)") from None
+
+
+def _check_port(value: int, at: At) -> None:
+    if not 1 <= value <= 65535:
+        raise at.error(f"{value} is not a port (1-65535)")
+
+
+def _check_authserv_id(value: str, at: At) -> None:
+    # RFC 8601 §2.5: a domain name (or another token) with no blanks, `;` or controls.
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,253}", value):
+        example = "the MTA's host name, e.g. mx.example.com"
+        raise at.error(f"{value!r} is not an authserv-id ({example})")
+
+
 def _check_one_line(value: str, at: At) -> None:
     if any(c in value for c in "\r\n\x00"):
         raise at.error("must be one line (a line break would start a mail header)")
@@ -173,6 +196,9 @@ _FIELD_CHECKS: dict[tuple[type, str], Callable[[Any, At], None]] = {
     (DepartmentConfig, "autoresponder_html"): _check_template("autoresponder", html=True),
     (BrandConfig, "signature"): _check_template("signature"),
     (BrandConfig, "from_name"): _check_one_line,
+    (AuthSettings, "nameserver"): _optional(_check_ip_address),
+    (AuthSettings, "port"): _check_port,
+    (AuthSettings, "trusted_authserv_id"): _optional(_check_authserv_id),
     **{
         (DepartmentTemplates, field_name(name)): _check_template(name.family, name.html)
         for name in TemplateName

@@ -7,13 +7,14 @@ transaction. Bounces and automatic mail never get an autoresponse; NDRs never cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
+from maild.ingest.authn import Method, SenderAuth, verdict_from_headers
 from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
 from maild.ingest.copies import claim_first_copy, first_addressed, record_duplicate
 from maild.ingest.locate import (
@@ -29,8 +30,14 @@ from maild.ingest.record import record_bounce, store_message
 from maild.ingest.sniff import NOT_MAIL, has_header_block
 from maild.ingest.spool import Received
 from maild.outbound.autoresponder import AutoresponseContext, autorespond
-from maild.settings import AutoresponderSettings, IngestLimits, OutboundSettings, TicketSettings
-from maild.store.models import Ticket
+from maild.settings import (
+    AuthSettings,
+    AutoresponderSettings,
+    IngestLimits,
+    OutboundSettings,
+    TicketSettings,
+)
+from maild.store.models import Message, Ticket
 from maild.tickets import incoming, lifecycle
 from maild.tickets.actors import SYSTEM, Actor
 from maild.tickets.audit import Action, note
@@ -47,6 +54,7 @@ class ApplyContext:
     limits: IngestLimits
     distributor: Distributor
     default_department: str = ""  # name; for mail that names no department address
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,32 @@ def apply_mail(session: Session, mail: Received, ctx: ApplyContext, now: datetim
     if earlier is not None:
         reason = record_duplicate(session, earlier, msg, mail, now)
         return Applied(Outcome.DUPLICATE_DELIVERY, earlier.ticket, reason)
-    placement = place_mail(session, msg, verdict, mail.envelope, ctx.tickets)
+    auth = sender_auth(msg, mail, ctx.auth)
+    placement = place_mail(session, msg, verdict, mail.envelope, ctx.tickets, auth)
     if verdict.kind is Kind.BOUNCE:
         return _apply_bounce(session, msg, verdict, mail, placement.located, ctx, now)
     if placement.joins is not None:
-        return _append(session, placement.joins, msg, verdict, mail, ctx, now)
-    return _open(session, msg, verdict, mail, placement.located, ctx, now)
+        return _append(session, placement.joins, msg, verdict, mail, ctx, now, auth)
+    return _open(session, msg, verdict, mail, placement.located, ctx, now, auth)
+
+
+def sender_auth(msg: ParsedMessage, mail: Received, settings: AuthSettings) -> SenderAuth:
+    """The verdict the SMTP session took; for mail that came another way, the trusted MTA's
+    `Authentication-Results` (or "not checked"). Headers of mail we checked ourselves are
+    ignored: the sender could have written them."""
+    if mail.auth is not None:
+        return mail.auth
+    return verdict_from_headers(msg, settings.trusted_authserv_id)
+
+
+def _keep_verdict(
+    session: Session, ticket: Ticket, message: Message, auth: SenderAuth, now: datetime
+) -> None:
+    """The verdict on the message (export, `ticket show`) and in the ticket's history."""
+    if auth.method is Method.NOT_CHECKED:
+        return
+    message.sender_auth = auth.as_json()
+    note(session, ticket, SYSTEM, Action.SENDER_AUTH, now, detail=auth.summary())
 
 
 def _records_cc(verdict: Classification) -> bool:
@@ -99,8 +127,10 @@ def _append(
     mail: Received,
     ctx: ApplyContext,
     now: datetime,
+    auth: SenderAuth,
 ) -> Applied:
-    store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
+    message = store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
+    _keep_verdict(session, ticket, message, auth, now)
     if not verdict.changes_status:
         # DESIGN §1: machine-made mail is appended but changes no status. Nor does it count as
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
@@ -119,6 +149,7 @@ def _open(
     located: Located,
     ctx: ApplyContext,
     now: datetime,
+    auth: SenderAuth,
 ) -> Applied:
     own = department_for(
         session, msg, mail.envelope, ctx.default_department, assigned=mail.department
@@ -138,7 +169,8 @@ def _open(
     ticket = lifecycle.open_ticket(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
-    store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
+    message = store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
+    _keep_verdict(session, ticket, message, auth, now)
     link, reason = link_and_reason(located)
     if link is not None:
         relate(session, ticket, link, actor=actor, now=now)
@@ -146,7 +178,10 @@ def _open(
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     # RFC 3834 §2: classification set apart the mail no one may answer (lists, no-reply
     # senders, besides automatic mail and bounces, which returned above).
-    if verdict.may_autorespond:
+    if auth.unverified:
+        # Backscatter: answering a forged From mails whoever the forger named.
+        skipped = "not sent: DMARC fails for the sender's domain; the From may be forged"
+    elif verdict.may_autorespond:
         context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
         skipped = autorespond(session, ticket, context, msg.message_id or "", now)
     else:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
+from maild.ingest.authn import SenderAuth, verdict_from_headers
 from maild.ingest.classify import Classification, classify
 from maild.ingest.dsn import BounceReport
 from maild.ingest.locate import NO_DEPARTMENT, department_for, link_and_reason, place_mail
@@ -49,6 +50,7 @@ _MESSAGE_KEYS = (
     "ticket",
     "ticket_refs",
     "threading",
+    "sender_auth",
 )
 
 
@@ -68,10 +70,13 @@ def inspect_message(
         return {**dict.fromkeys(_MESSAGE_KEYS), "rejected": str(exc)}
     result = classify(msg, envelope_from)
     refs = find_ticket_refs(msg, settings.tickets, result.bounce)
+    # No SMTP session here: only a trusted MTA's Authentication-Results can vouch.
+    auth = verdict_from_headers(msg, settings.auth.trusted_authserv_id)
     fields = {**_message_fields(msg), **_classification_fields(result), **_ref_fields(refs)}
+    fields["sender_auth"] = {**auth.as_json(), "summary": auth.summary()}
     if session is not None:
         fields |= _placement_fields(
-            session, msg, result, Envelope(mail_from=envelope_from), settings
+            session, msg, result, Envelope(mail_from=envelope_from), settings, auth
         )
     return {**fields, "rejected": None}
 
@@ -82,11 +87,12 @@ def _placement_fields(
     verdict: Classification,
     envelope: Envelope,
     settings: Settings,
+    auth: SenderAuth,
 ) -> dict[str, Any]:
     """What `ingest` would do: the ticket the mail joins (a bounce: is recorded against), or a
     new ticket in a department, related to another ticket or not. Bounces open no ticket; a
     new ticket without a department is held."""
-    placement = place_mail(session, msg, verdict, envelope, settings.tickets)
+    placement = place_mail(session, msg, verdict, envelope, settings.tickets, auth)
     joins = placement.joins
     opens = joins is None and verdict.kind is not Kind.BOUNCE
     related, reason = link_and_reason(placement.located) if opens else (None, "")

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from maild.errors import StorageError
+from maild.ingest.authn import SenderAuth
 from maild.ingest.pipeline import Pipeline
 from maild.ingest.spool import Arrival, Envelope, Spooled
 
@@ -38,11 +39,13 @@ class Intake:
         self._queue: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
 
-    async def receive(self, raw: bytes, source: str, envelope: Envelope) -> Spooled:
-        """Commit one mail to the spool and return its row; raise `StorageError` when the
-        commit failed (the sender must be told to try again: SMTP 451)."""
+    async def receive(
+        self, raw: bytes, source: str, envelope: Envelope, auth: SenderAuth | None = None
+    ) -> Spooled:
+        """Commit one mail (and the sender verdict its session took) to the spool and return
+        its row; raise `StorageError` when the commit failed (SMTP 451: try again)."""
         future: asyncio.Future[Spooled] = asyncio.get_running_loop().create_future()
-        self._queue.append((Arrival(raw, source, envelope), future))
+        self._queue.append((Arrival(raw, source, envelope, auth), future))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued())
         # Shielded: a session that disconnects meanwhile does not cancel a commit in progress.

@@ -24,6 +24,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from maild.errors import ConfigError
+from maild.ingest.authdns import SenderCheck
 from maild.ingest.intake import Intake
 from maild.ingest.smtp import ContentLimits, MailHandler, Recipients
 from maild.settings import Settings
@@ -235,7 +236,10 @@ def _listening(source: str, key: str, where: str) -> Iterator[None]:
 def _listener(settings: Settings, shared: MailServices, lmtp: bool) -> Listener:
     smtp, limits = settings.smtp, settings.ingest
     content = ContentLimits(limits.max_header_bytes, limits.max_headers, smtp.max_line_bytes)
-    handler = MailHandler(shared.intake, shared.recipients, content, smtp.max_recipients, lmtp)
+    check = SenderCheck(settings.auth) if settings.auth.check_dns and not lmtp else None
+    handler = MailHandler(
+        shared.intake, shared.recipients, content, smtp.max_recipients, lmtp, sender_check=check
+    )
     options = SessionOptions(
         hostname=host_name(smtp.hostname),
         max_message_bytes=limits.max_message_bytes,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
+from maild.ingest.authn import NOT_CHECKED, SenderAuth
 from maild.ingest.classify import Classification
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope
@@ -22,7 +23,7 @@ from maild.store import batch
 from maild.store.models import Department, Message, Outbox, Ticket
 from maild.tickets.incoming import incoming_transition
 from maild.tickets.lookup import department_by_address, resolve_number
-from maild.tickets.participants import is_participant
+from maild.tickets.participants import is_agent_address, is_participant
 from maild.values import Direction, Kind, ReplyPolicy
 
 NO_DEPARTMENT = "no department address among the recipients and no default department configured"
@@ -54,13 +55,15 @@ def place_mail(
     verdict: Classification,
     envelope: Envelope,
     settings: TicketSettings,
+    auth: SenderAuth = NOT_CHECKED,
 ) -> Placement:
     """DESIGN §1: the ticket a mail joins, or none (a new ticket, related to `located.ticket`
-    when `link_and_reason` says so); DESIGN §2 for bounces, which never open a ticket."""
+    when `link_and_reason` says so); DESIGN §2 for bounces, which never open a ticket. `auth`
+    is the sender verdict: whether the From may be believed."""
     if verdict.kind is Kind.BOUNCE:
         found = locate_bounce(session, msg, verdict, envelope, settings)
         return Placement(found, found.ticket)
-    located = locate_ticket(session, msg, settings)
+    located = locate_ticket(session, msg, settings, auth)
     ticket = located.ticket
     if ticket is None or not located.trusted:
         return Placement(located)
@@ -84,14 +87,16 @@ def link_and_reason(located: Located) -> tuple[Ticket | None, str]:
     return ticket, f"ticket {ticket.number} is closed and locked; opened a related ticket"
 
 
-def locate_ticket(session: Session, msg: ParsedMessage, settings: TicketSettings) -> Located:
+def locate_ticket(
+    session: Session, msg: ParsedMessage, settings: TicketSettings, auth: SenderAuth = NOT_CHECKED
+) -> Located:
     refs = find_ticket_refs(msg, settings)
     by_reference = _tickets_by_refs(session, refs.message_ids)
     # DESIGN §1: the subject tag wins, then In-Reply-To/References naming our Message-IDs.
     for number in refs.tag_numbers:
         ticket = resolve_number(session, number)
         if ticket is not None:
-            return _judge(session, ticket, msg, settings, by_reference)
+            return _judge(session, ticket, msg, settings, by_reference, auth)
     if by_reference:
         return Located(by_reference[0], trusted=True, reason="references our Message-ID")
     return Located(None, trusted=False)
@@ -103,6 +108,7 @@ def _judge(
     msg: ParsedMessage,
     settings: TicketSettings,
     by_reference: list[Ticket],
+    auth: SenderAuth,
 ) -> Located:
     if settings.reply_policy is ReplyPolicy.ANY:
         return Located(ticket, trusted=True, reason="subject tag")
@@ -110,13 +116,31 @@ def _judge(
         return Located(ticket, trusted=True, reason="subject tag and our Message-ID")
     sender = msg.from_address
     if sender and is_participant(session, ticket, sender):
-        return Located(ticket, trusted=True, reason="subject tag, sender is a participant")
+        doubt = sender_doubt(session, sender, auth)
+        if not doubt:
+            return Located(ticket, trusted=True, reason="subject tag, sender is a participant")
+        return Located(ticket, trusted=False, reason=f"{doubt}; opened a related ticket")
     # A guessed ticket number must not inject into someone else's ticket (reply_policy).
     return Located(
         ticket,
         trusted=False,
         reason=f"sender is not a participant of {ticket.number}; opened a related ticket",
     )
+
+
+def sender_doubt(session: Session, sender: str, auth: SenderAuth) -> str:
+    """Why a participant's From address cannot stand for its owner here; "" when it can.
+    Agent addresses are public and ticket numbers sequential (issue 12): an agent's From
+    counts only when SPF/DKIM vouch for its domain (the ticket's token is checked before).
+    Anyone's From counts for nothing when the domain's DMARC says the mail is not theirs."""
+    if auth.unverified:
+        return f"DMARC fails for {auth.from_domain}: the From address may be forged"
+    if not auth.vouches_for(sender) and is_agent_address(session, sender):
+        return (
+            "an agent's address in From, but the mail is not authenticated (SPF/DKIM)"
+            " and carries no token of the ticket"
+        )
+    return ""
 
 
 def _tickets_by_refs(session: Session, refs: tuple[MessageIdRef, ...]) -> list[Ticket]:

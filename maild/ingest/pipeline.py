@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
+from maild.ingest.authn import SenderAuth
 from maild.ingest.sources import SourceMessage
 from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool
 from maild.store import batch as reference_cache
@@ -79,7 +80,7 @@ class Pipeline:
         (the group commit of `ingest.intake`). All are committed, or none."""
         with self.store.transaction() as session:
             now = self.clock()
-            return [spool(session, a.raw, a.source, a.envelope, now) for a in arrivals]
+            return [spool(session, a.raw, a.source, a.envelope, now, auth=a.auth) for a in arrivals]
 
     def process(
         self, inbound_ids: Iterable[int], raws: Mapping[int, bytes] | None = None
@@ -269,8 +270,11 @@ def _claim(session: Session, ids: list[int]) -> dict[int, Inbound]:
 
 def _received(session: Session, row: Inbound, raw: bytes | None) -> Received:
     data = raw if raw is not None else _raw_bytes(session, row.raw_id)
+    auth = SenderAuth.from_json(row.sender_auth)
     department = row.department or ""
-    return Received(row.id, row.raw_id, data, _envelope(row), department, row.received_at)
+    return Received(
+        row.id, row.raw_id, data, _envelope(row), department, row.received_at, auth=auth
+    )
 
 
 def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]:

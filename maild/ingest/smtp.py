@@ -24,6 +24,8 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from maild.errors import StorageError
+from maild.ingest.authdns import SenderCheck
+from maild.ingest.authn import Peer, SenderAuth
 from maild.ingest.intake import Intake
 from maild.ingest.spool import Envelope
 from maild.mailids import parse_verp
@@ -136,8 +138,11 @@ class MailHandler:
         limits: ContentLimits,
         max_recipients: int,
         lmtp: bool = False,
+        sender_check: SenderCheck | None = None,
     ) -> None:
         self.intake = intake
+        # SPF/DKIM/DMARC at receive time, where the client IP is known (`[auth] check_dns`).
+        self.sender_check = sender_check
         self.recipients = recipients
         self.limits = limits
         self.max_recipients = max_recipients
@@ -206,9 +211,13 @@ class MailHandler:
             log.info("refused mail from %s: %s", source_of(session, self.lmtp), refusal)
             return refusal
         mail_from = envelope.mail_from if envelope.mail_from != "<>" else ""
+        auth = await self._authenticate(session, raw, mail_from or "")
         try:
             spooled = await self.intake.receive(
-                raw, source_of(session, self.lmtp), Envelope(mail_from, tuple(envelope.rcpt_tos))
+                raw,
+                source_of(session, self.lmtp),
+                Envelope(mail_from, tuple(envelope.rcpt_tos)),
+                auth,
             )
         except StorageError:
             return TRY_AGAIN
@@ -220,6 +229,17 @@ class MailHandler:
             return OK_DUPLICATE.format(id=spooled.inbound_id)
         return OK_QUEUED.format(id=spooled.inbound_id)
 
+    async def _authenticate(
+        self, session: SmtpSession, raw: bytes, mail_from: str
+    ) -> SenderAuth | None:
+        """The sender verdict, taken off the event loop and before the spool transaction (DNS
+        may be slow; no lock is held meanwhile). None for LMTP: the MTA in front saw the
+        client, and its trusted Authentication-Results are read when the mail is processed."""
+        if self.sender_check is None or self.lmtp:
+            return None
+        peer = Peer(ip=client_ip(session), helo=session.host_name or "", mail_from=mail_from)
+        return await self.sender_check.check_in_thread(raw, peer)
+
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd would answer "500 Error: (TypeName) text": no internals to the client.
         log.error("SMTP session error: %s: %s", type(error).__name__, error)
@@ -230,10 +250,16 @@ def source_of(session: SmtpSession, lmtp: bool) -> str:
     """The spool's `source`: the client's address (behind a PROXY header, the one it names)."""
     if lmtp:
         return "lmtp"
+    host = client_ip(session)
+    return f"smtp:{host}" if host else "smtp"
+
+
+def client_ip(session: SmtpSession) -> str:
+    """The client's IP address (behind a PROXY header, the one it names); "" when unknown."""
     proxy = session.proxy_data
     peer: Any = proxy.src_addr if proxy is not None and proxy.src_addr else session.peer
     host = peer[0] if isinstance(peer, tuple) and peer else peer
-    return f"smtp:{host}" if host else "smtp"  # an IP address object or a string
+    return str(host) if host else ""  # an IP address object or a string
 
 
 def _printable(text: str) -> str:

@@ -16,6 +16,7 @@ from email.policy import compat32
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.ingest.authn import SenderAuth
 from maild.store.models import Inbound, Raw
 from maild.tickets._sql import insert_new
 from maild.values import InboundState
@@ -37,6 +38,7 @@ class Arrival:
     raw: bytes
     source: str  # "smtp:192.0.2.1", "lmtp", "imap:account/folder", a file path
     envelope: Envelope
+    auth: SenderAuth | None = None  # the sender verdict taken in the SMTP session, if any
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Received:
     envelope: Envelope
     department: str = ""
     received_at: datetime | None = None  # the spool commit's time; None: not known (tests)
+    auth: SenderAuth | None = None  # taken at receive time; None: judge by the headers
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,11 @@ def spool(
     envelope: Envelope,
     now: datetime,
     department: str = "",
+    auth: SenderAuth | None = None,
 ) -> Spooled:
     """Record one received mail in the spool (the caller commits), or find its earlier copy.
-    `department` is the one the transport assigns (an IMAP account's), "" for none."""
+    `department` is the one the transport assigns (an IMAP account's), "" for none; `auth` the
+    sender verdict its SMTP session took."""
     key = message_key(raw)
     digest = hashlib.sha256(raw).hexdigest()
     values = {
@@ -110,6 +115,7 @@ def spool(
         "sha256": digest,
         "raw_id": store_raw(session, raw, digest),
         "department": department or None,
+        "sender_auth": auth.as_json() if auth is not None else None,
         "received_at": now,
     }
     # ON CONFLICT DO NOTHING: the same message spooled before, or by another path this moment.

@@ -52,20 +52,37 @@ def is_daemon(address: str) -> bool:
     return address.rpartition("@")[0].strip('"').lower() in _DAEMONS
 
 
+def rate_key(address: str) -> tuple[str, str]:
+    """(sender, domain) as the rate limit counts them: lower-cased, and a subaddress
+    (`user+tag@`, RFC 5233) counted as its mailbox `user@`, so tags cannot mint new senders."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    mailbox = local.split("+", 1)[0] if not local.startswith('"') else local
+    return f"{mailbox or local}@{domain}", domain
+
+
 # Built once and run on the table (Core): it runs for every new ticket, and building the ORM
 # statement each time cost several times the count itself.
 _LOG = AutoresponseLog.__table__
 _SENT_SINCE = sa.select(sa.func.count(_LOG.c.id)).where(
     _LOG.c.sender == sa.bindparam("sender"), _LOG.c.at > sa.bindparam("since")
 )
+_SENT_TO_DOMAIN_SINCE = sa.select(sa.func.count(_LOG.c.id)).where(
+    _LOG.c.domain == sa.bindparam("domain"), _LOG.c.at > sa.bindparam("since")
+)
 
 
 def over_rate_limit(
     session: Session, sender: str, limits: AutoresponderSettings, now: datetime
-) -> bool:
+) -> str:
+    """Which limit answering `sender` would break ("sender", "domain"), or ""."""
     since = now - timedelta(minutes=limits.window_minutes)
-    sent = session.scalar(_SENT_SINCE, {"sender": sender.lower(), "since": since})
-    return (sent or 0) >= limits.max_per_sender
+    mailbox, domain = rate_key(sender)
+    sent = session.scalar(_SENT_SINCE, {"sender": mailbox, "since": since}) or 0
+    if sent >= limits.max_per_sender:
+        return "sender"
+    # Local parts cost a forger nothing: the domain has a limit of its own.
+    sent = session.scalar(_SENT_TO_DOMAIN_SINCE, {"domain": domain, "since": since}) or 0
+    return "domain" if sent >= limits.max_per_domain else ""
 
 
 def refusal(
@@ -84,8 +101,9 @@ def refusal(
         return "the sender is one of our own addresses"
     if is_daemon(sender):
         return "the sender is a mail system (mailer-daemon or postmaster)"
-    if over_rate_limit(session, sender, ctx.limits, now):
-        return "autoresponse rate limit reached for this sender"
+    limit = over_rate_limit(session, sender, ctx.limits, now)
+    if limit:
+        return f"autoresponse rate limit reached for this {limit}"
     return ""
 
 
@@ -111,7 +129,8 @@ def autorespond(
         # A broken template or an unusable address must not cost the customer their ticket:
         # the mail is kept, the ticket opened, and the reason lands in its history.
         return f"autoresponse not sent: {exc}"
-    session.add(AutoresponseLog(sender=ticket.requester.lower(), at=now))
+    mailbox, domain = rate_key(ticket.requester)
+    session.add(AutoresponseLog(sender=mailbox, domain=domain, at=now))
     return ""
 
 

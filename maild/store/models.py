@@ -433,6 +433,8 @@ class Message(Base):
     # The unguessable part of Message-IDs maild generates; replies quoting it may append.
     token: Mapped[str] = mapped_column(sa.String(64), default="", index=True)
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agent.id", ondelete="SET NULL"))
+    # Incoming mail: the sender verdict it was judged by (`SenderAuth.as_json`).
+    sender_auth: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime]
 
     attachments: Mapped[list[Attachment]] = relationship(
@@ -470,6 +472,8 @@ class Inbound(Base):
     raw_id: Mapped[int] = mapped_column(sa.ForeignKey("raw.id"))
     # The department the transport assigned (an IMAP account's); it wins over the recipients.
     department: Mapped[str | None] = mapped_column(sa.String(200))
+    # The SPF/DKIM/DMARC verdict taken at receive time (`SenderAuth.as_json`); None = none taken.
+    sender_auth: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     state: Mapped[InboundState] = mapped_column(
         _enum(InboundState), default=InboundState.RECEIVED, index=True
     )
@@ -555,9 +559,13 @@ class Outbox(Base):
 
 class AutoresponseLog(Base):
     __tablename__ = "autoresponse_log"
-    __table_args__ = (sa.Index("ix_autoresponse_log_sender_at", "sender", "at"),)
+    __table_args__ = (
+        sa.Index("ix_autoresponse_log_sender_at", "sender", "at"),
+        sa.Index("ix_autoresponse_log_domain_at", "domain", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    sender: Mapped[str] = mapped_column(sa.String(320))
+    sender: Mapped[str] = mapped_column(sa.String(320))  # folded: user+tag@ is user@
+    domain: Mapped[str] = mapped_column(sa.String(255), default="")
     at: Mapped[datetime]
 
 

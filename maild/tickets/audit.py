@@ -46,6 +46,7 @@ class Action(StrEnum):
     AUTO_CLOSED = "auto_closed"
     AUTORESPONSE = "autoresponse"  # sent, or why not (detail)
     DUPLICATE_DELIVERY = "duplicate_delivery"  # another copy of a mail of the ticket (detail)
+    SENDER_AUTH = "sender_auth"  # an incoming mail's SPF/DKIM/DMARC verdict (detail)
     # Written by the outbound side (maild.outbound):
     FORWARDED = "forwarded"  # a message of the ticket forwarded (to_value: recipients)
     RESENT = "resent"  # an outgoing message sent again

@@ -59,6 +59,15 @@ def is_participant(session: Session, ticket: Ticket, address: str) -> bool:
     return session.execute(recorded.union_all(staff).limit(1)).first() is not None
 
 
+def is_agent_address(session: Session, address: str) -> bool:
+    """True when `address` is some agent's email (whatever their groups)."""
+    folded = fold_address(address)
+    if not folded:
+        return False
+    query = sa.select(Agent.id).where(sa.func.lower(Agent.email) == folded).limit(1)
+    return session.execute(query).first() is not None
+
+
 def participants(session: Session, ticket: Ticket) -> list[Participant]:
     statement = sa.select(Participant).where(Participant.ticket_id == ticket.id)
     return list(session.scalars(statement.order_by(Participant.id)))

@@ -6,6 +6,7 @@ Message-ID with NUL/ESC)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
@@ -132,3 +133,22 @@ def test_a_message_id_with_nul_and_esc_never_reaches_our_headers(
     assert b"\x00" not in got.data and b"\x1b" not in header_block
     assert all(32 <= byte < 127 or byte in (9, 10, 13) for byte in got.data)
     assert got.message["In-Reply-To"] is None  # an id with controls is not repaired, dropped
+
+
+def test_subaddresses_count_as_one_sender_for_the_rate_limit(desk: Desk) -> None:
+    # Issue 12: carol+1@, carol+2@ ... are one mailbox (RFC 5233); tags must not mint senders.
+    limit = desk.settings.autoresponder.max_per_sender
+    for n in range(limit + 2):
+        desk.ingest(_mail(f"X-N: {n}\r\n", sender=f"Carol+{n}@customer.example"))
+    assert len(_outbox(desk)) == limit
+
+
+def test_one_domain_gets_at_most_max_per_domain_autoresponses(desk: Desk) -> None:
+    # Local parts cost a forger nothing: a domain has its own limit.
+    limits = dataclasses.replace(desk.settings.autoresponder, max_per_domain=4)
+    desk = Desk(desk.store, dataclasses.replace(desk.settings, autoresponder=limits))
+    for n in range(7):
+        desk.ingest(_mail(f"X-N: {n}\r\n", sender=f"user{n}@customer.example"))
+    desk.ingest(_mail("X-N: other\r\n", sender="dave@elsewhere.example"))
+    recipients = [row.recipients for row in _outbox(desk)]
+    assert len(recipients) == 5 and ["dave@elsewhere.example"] in recipients
