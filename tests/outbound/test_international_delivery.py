@@ -1,0 +1,123 @@
+"""Mail to international addresses (issue 13 item 1) against a real aiosmtpd relay, with and
+without SMTPUTF8: an IDN domain goes out in A-labels to any relay; a UTF-8 local part goes out
+with SMTPUTF8 when the relay offers it, and otherwise fails at once with a reason that says so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from maild.store.db import Store
+from maild.store.models import History
+from maild.values import OutboxState
+from tests.outbound.conftest import Desk, Sink, SinkHandler, make_desk
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
+IDN_DOMAIN = (FIXTURES / "idn-domain-thunderbird.eml").read_bytes()
+UTF8_LOCAL_PART = (FIXTURES / "smtputf8-local-part-outlook.eml").read_bytes()
+
+
+class Utf8Handler(SinkHandler):
+    """The sink, remembering whether each mail came with SMTPUTF8."""
+
+    utf8: list[bool]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.utf8.append(bool(envelope.smtp_utf8))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _relay(**options: Any) -> Iterator[Sink]:
+    handler = Utf8Handler()
+    handler.utf8 = []
+    running = Sink(handler, **options)
+    running.controller.start()
+    yield running
+    running.controller.stop()
+
+
+@pytest.fixture
+def utf8_relay() -> Iterator[Sink]:
+    yield from _relay(enable_SMTPUTF8=True)
+
+
+@pytest.fixture
+def ascii_relay() -> Iterator[Sink]:
+    yield from _relay(enable_SMTPUTF8=False)  # aiosmtpd's Controller offers it by default
+
+
+def _utf8_flags(sink: Sink) -> list[bool]:
+    assert isinstance(sink.handler, Utf8Handler)
+    return sink.handler.utf8
+
+
+def test_an_idn_domain_goes_out_in_a_labels_to_a_relay_without_smtputf8(
+    store: Store, db_url: str, ascii_relay: Sink
+) -> None:
+    desk = make_desk(store, db_url, ascii_relay.relay)
+    desk.ingest(IDN_DOMAIN)
+    desk.deliver()
+    (received,) = ascii_relay.received
+    assert received.rcpt_tos == ["j.weiss@xn--bcher-kva.example"]
+    assert _utf8_flags(ascii_relay) == [False]
+    assert received.data.isascii()
+    assert received.message["To"] == "j.weiss@xn--bcher-kva.example"
+
+
+def test_a_utf8_local_part_goes_out_with_smtputf8_when_the_relay_offers_it(
+    store: Store, db_url: str, utf8_relay: Sink
+) -> None:
+    desk = make_desk(store, db_url, utf8_relay.relay)
+    desk.ingest(UTF8_LOCAL_PART)
+    desk.deliver()
+    (received,) = utf8_relay.received
+    assert received.rcpt_tos == ["josé.núñez@correo.ejemplo.es"]
+    assert _utf8_flags(utf8_relay) == [True]
+    parsed = message_from_bytes(received.data, policy=policy.SMTPUTF8)
+    assert parsed["To"] == "josé.núñez@correo.ejemplo.es"
+    (row,) = desk.outbox()
+    assert row.state is OutboxState.SENT
+
+
+def test_a_utf8_local_part_fails_at_once_and_says_why_without_smtputf8(
+    store: Store, db_url: str, ascii_relay: Sink
+) -> None:
+    desk = make_desk(store, db_url, ascii_relay.relay)
+    desk.ingest(UTF8_LOCAL_PART)
+    desk.deliver()
+    assert ascii_relay.received == []
+    (row,) = desk.outbox()
+    assert (row.state, row.attempts) == (OutboxState.FAILED, 1)  # no retry can succeed
+    assert "josé.núñez@correo.ejemplo.es" in row.last_error
+    assert "SMTPUTF8" in row.last_error and "does not offer it" in row.last_error
+    with desk.store.sessions() as session:
+        history = session.scalars(sa.select(History).where(History.action == "delivery_failed"))
+        (failed,) = list(history)
+    assert "SMTPUTF8" in failed.detail
+
+
+def test_an_agent_reply_to_a_utf8_cc_is_rfc_6531_mail(
+    store: Store, db_url: str, utf8_relay: Sink
+) -> None:
+    from datetime import UTC, datetime
+
+    from maild.outbound import ReplyRequest, send_reply
+
+    desk: Desk = make_desk(store, db_url, utf8_relay.relay)
+    desk.ingest(UTF8_LOCAL_PART)
+    with desk.store.transaction() as session:
+        send_reply(session, desk.ticket(session), ReplyRequest(body="Lo revisamos.", reply_all=True),
+                   agent=desk.agent(session), ctx=desk.ctx, now=datetime.now(UTC))  # fmt: skip
+    desk.deliver()
+    reply = utf8_relay.received[-1]
+    assert sorted(reply.rcpt_tos) == [
+        "josé.núñez@correo.ejemplo.es",
+        "maría.álvarez@correo.ejemplo.es",
+    ]
+    parsed = message_from_bytes(reply.data, policy=policy.SMTPUTF8)
+    assert parsed["Cc"] == "maría.álvarez@correo.ejemplo.es"
