@@ -64,7 +64,16 @@ def parse_mailbox_list(text: str) -> tuple[tuple[Mailbox, ...], bool]:
 def _parse_batch(text: str) -> tuple[tuple[Mailbox, ...], bool]:
     try:
         header = _REGISTRY("to", text)
-    except (errors.HeaderParseError, IndexError, ValueError, TypeError, RecursionError):
+    # AttributeError: CPython 3.11's parser trips over its own defect list on an unclosed
+    # domain literal (`a@[`), a value a hostile mail can carry.
+    except (
+        errors.HeaderParseError,
+        IndexError,
+        ValueError,
+        TypeError,
+        RecursionError,
+        AttributeError,
+    ):
         return (), False
     if any(isinstance(d, errors.InvalidHeaderDefect) for d in header.defects):
         return (), False
@@ -198,4 +207,5 @@ def split_stored(joined: str) -> tuple[str, ...]:
             items.append(joined[start:index])
             start = index + 1
     items.append(joined[start:])
-    return tuple(item.strip() for item in items if item.strip())
+    # Only the blank the join put there: str.strip() would also eat controls an address kept.
+    return tuple(item.strip(" ") for item in items if item.strip(" "))

@@ -4,6 +4,8 @@ with SMTPUTF8 when the relay offers it, and otherwise fails at once with a reaso
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from maild.store.db import Store
 from maild.store.models import History
@@ -111,7 +115,8 @@ def test_an_agent_reply_to_a_utf8_cc_is_rfc_6531_mail(
     desk: Desk = make_desk(store, db_url, utf8_relay.relay)
     desk.ingest(UTF8_LOCAL_PART)
     with desk.store.transaction() as session:
-        send_reply(session, desk.ticket(session), ReplyRequest(body="Lo revisamos.", reply_all=True),
+        request = ReplyRequest(body="Lo revisamos.", reply_all=True)
+        send_reply(session, desk.ticket(session), request,
                    agent=desk.agent(session), ctx=desk.ctx, now=datetime.now(UTC))  # fmt: skip
     desk.deliver()
     reply = utf8_relay.received[-1]
@@ -121,3 +126,65 @@ def test_an_agent_reply_to_a_utf8_cc_is_rfc_6531_mail(
     ]
     parsed = message_from_bytes(reply.data, policy=policy.SMTPUTF8)
     assert parsed["Cc"] == "maría.álvarez@correo.ejemplo.es"
+
+
+# --- any address: ingest, export, outbox ---------------------------------------------------
+
+# RFC 5322 atext beyond letters and digits (RFC 6532 §3.2 adds every non-ASCII character).
+_SYMBOLS = "!#$%&'*+/=?^_`{|}~-"
+_WORD = st.characters(categories=("L", "M", "N"))
+_ATOM = st.text(st.one_of(_WORD, st.sampled_from(_SYMBOLS)), min_size=1, max_size=12)
+_LABEL = st.text(_WORD, min_size=1, max_size=15)
+_TLD = st.sampled_from(["example", "com", "рф", "中国", "xn--p1ai", "ΕΛ"])
+
+
+@st.composite
+def unicode_addresses(draw: st.DrawFn) -> str:
+    """A dot-atom local part and a domain, each from any letters, marks and digits Unicode has
+    (and the ASCII symbols atext allows in the local part)."""
+    local = ".".join(draw(st.lists(_ATOM, min_size=1, max_size=3)))
+    labels = draw(st.lists(_LABEL, min_size=1, max_size=3))
+    return f"{local}@{'.'.join([*labels, draw(_TLD)])}"
+
+
+def test_any_unicode_address_round_trips_through_ingest_export_and_the_outbox(
+    sqlite_desk: Desk, sink: Sink
+) -> None:
+    from datetime import UTC, datetime
+
+    from maild.addresses import ascii_form, normal_form
+    from maild.export import export_tickets
+    from maild.outbound import ReplyRequest, send_reply
+    from maild.values import Outcome
+
+    desk, count = sqlite_desk, itertools.count(1)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(address=unicode_addresses())
+    def round_trip(address: str) -> None:
+        number = next(count)
+        raw = (
+            f"From: <{address}>\r\nTo: support@example.com\r\nSubject: round trip {number}\r\n"
+            f"Message-ID: <rt-{number}@example.org>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+        ).encode()
+        result = desk.ingest(raw)
+        assert result.outcome is Outcome.NEW_TICKET, result.reason
+        stored = normal_form(address)
+        with desk.store.sessions() as session:
+            exported = [t for t in export_tickets(session, datetime.now(UTC))]
+        (record,) = [t for t in exported if t["number"] == result.ticket]
+        json.dumps(exported, ensure_ascii=False)  # the backup is text
+        assert record["requester"] == stored
+        assert record["messages"][0]["from"] == stored
+        with desk.store.transaction() as session:
+            ticket = desk.ticket(session, result.ticket)
+            sent = send_reply(session, ticket, ReplyRequest(body="ok"), agent=desk.agent(session),
+                              ctx=desk.ctx, now=datetime.now(UTC))  # fmt: skip
+        before = len(sink.received)
+        desk.deliver()
+        new = sink.received[before:]  # the autoresponse and the reply
+        (reply,) = [r for r in new if r.message["Message-ID"] == sent.message_id]
+        assert reply.rcpt_tos == [ascii_form(stored) or stored]
+
+    round_trip()
