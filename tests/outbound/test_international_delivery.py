@@ -188,3 +188,43 @@ def test_any_unicode_address_round_trips_through_ingest_export_and_the_outbox(
         assert reply.rcpt_tos == [ascii_form(stored) or stored]
 
     round_trip()
+
+
+def _dsn(sent: Any, failed: str) -> bytes:
+    """What the remote MTA returns for `sent`: RFC 3464, to its VERP address, naming the
+    recipient as we gave it in RCPT TO (A-labels)."""
+    headers = sent.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mail.xn--bcher-kva.example>\r\n"
+        f"To: {sent.mail_from}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mail.xn--bcher-kva.example>\r\nAuto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
+        ' boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n'
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mail.xn--bcher-kva.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def test_a_bounce_naming_the_a_label_recipient_reopens_the_ticket(
+    store: Store, db_url: str, ascii_relay: Sink
+) -> None:
+    from datetime import UTC, datetime
+
+    from maild.outbound import Mark, ReplyRequest, send_reply
+    from maild.values import Status
+
+    desk = make_desk(store, db_url, ascii_relay.relay)
+    desk.ingest(IDN_DOMAIN)
+    with desk.store.transaction() as session:
+        send_reply(session, desk.ticket(session), ReplyRequest(body="Erstattet."),
+                   agent=desk.agent(session), ctx=desk.ctx, now=datetime.now(UTC),
+                   mark=Mark(Status.CLOSED_LOCKED))  # fmt: skip
+    desk.deliver()
+    reply = ascii_relay.received[-1]
+    assert reply.rcpt_tos == ["j.weiss@xn--bcher-kva.example"]
+
+    desk.ingest(_dsn(reply, "j.weiss@xn--bcher-kva.example"))
+    with desk.store.sessions() as session:
+        assert desk.ticket(session).status is Status.ACTIVE  # the failure counts: same address
