@@ -107,3 +107,16 @@ def test_the_export_of_both_international_fixtures_succeeds(
         "j.weiss@bücher.example",
         "josé.núñez@correo.ejemplo.es",
     ]
+
+
+def test_the_export_of_a_database_holding_every_fixture_succeeds(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: one mail must never kill the backup. Every sample mail of the project, ingested
+    into one database, then `maild export --json`."""
+    fixtures = sorted(str(path) for path in FIXTURES.glob("*.eml"))
+    lines = _maild(capsys, config, "ingest", *fixtures)
+    assert len(lines) == len(fixtures)
+    numbers = {line["ticket"] for line in lines if line["ticket"]}
+    exported = _maild(capsys, config, "export", "--json")
+    assert numbers <= {ticket["number"] for ticket in exported}
