@@ -5,13 +5,24 @@ parser behind `email.headerregistry` and apply the rule the strict mode follows:
 parser cannot read unambiguously yields no address at all rather than a guess. That is what
 stops `alice@example.com <bob@evil.com>` from becoming alice, and `"a@x.com"@evil.com` stays
 the evil.com mailbox it is (its quoted local part is kept, never split at the inner @).
+
+International addresses (RFC 6531/6532: UTF-8 local parts, IDN domains) are kept in Unicode.
+Every address this module returns is in one normal form (`normal_form`), and that is the form
+maild stores and compares: the local part NFC and lower-cased, the domain as UTS #46 maps it
+and in U-labels, so `bücher.example`, `BÜCHER.example` and `xn--bcher-kva.example` are one
+string, readable as people write it. The ASCII forms a relay may need are made at the exit
+(`ascii_form`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from email import errors
 from email.headerregistry import HeaderRegistry
+from functools import lru_cache
+
+import idna
 
 from maild.errors import InvalidRequest
 
@@ -21,7 +32,7 @@ _REGISTRY = HeaderRegistry()
 @dataclass(frozen=True)
 class Mailbox:
     name: str
-    address: str  # lower-cased addr-spec, quoted local part kept as written
+    address: str  # addr-spec in `normal_form`, quoted local part kept as written
 
 
 # Bounds on what the RFC 5322 parser is given (issue 12). Its memory grows with the square of
@@ -54,14 +65,23 @@ def parse_mailbox_list(text: str) -> tuple[tuple[Mailbox, ...], bool]:
 def _parse_batch(text: str) -> tuple[tuple[Mailbox, ...], bool]:
     try:
         header = _REGISTRY("to", text)
-    except (errors.HeaderParseError, IndexError, ValueError, TypeError, RecursionError):
+    # AttributeError: CPython 3.11's parser trips over its own defect list on an unclosed
+    # domain literal (`a@[`), a value a hostile mail can carry.
+    except (
+        errors.HeaderParseError,
+        IndexError,
+        ValueError,
+        TypeError,
+        RecursionError,
+        AttributeError,
+    ):
         return (), False
     if any(isinstance(d, errors.InvalidHeaderDefect) for d in header.defects):
         return (), False
     found = header.addresses  # type: ignore[attr-defined]
     if any(not a.username or not a.domain for a in found):
         return (), False
-    return tuple(Mailbox(a.display_name, a.addr_spec.lower()) for a in found), True
+    return tuple(Mailbox(a.display_name, normal_form(a.addr_spec)) for a in found), True
 
 
 def _batches(text: str) -> list[str] | None:
@@ -117,7 +137,7 @@ def _top_level_items(text: str) -> list[str] | None:
 
 
 def parse_address(value: str, what: str = "address") -> str:
-    """Exactly one mailbox typed by a person or taken from an envelope, lower-cased; anything
+    """Exactly one mailbox typed by a person or taken from an envelope, in `normal_form`; anything
     else (a list, a line break, a guess) is refused with a message that says what to write."""
     one_line = "\r" not in value and "\n" not in value
     boxes, unambiguous = parse_mailbox_list(value) if one_line else ((), False)
@@ -126,3 +146,69 @@ def parse_address(value: str, what: str = "address") -> str:
             f"{what} {value!r} is not an email address; write it as name@example.com"
         )
     return boxes[0].address
+
+
+def normal_form(address: str) -> str:
+    """The one form of an addr-spec maild stores and compares: local part NFC (RFC 6532 §3.1)
+    and lower-cased, domain in Unicode U-labels (`xn--bcher-kva.example` -> `bücher.example`).
+    A domain IDNA refuses (a domain literal, a label no registry allows) is kept as written,
+    lower-cased: the mail still names it, and dropping it would lose the sender."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return _folded(address)
+    return f"{_folded(local)}@{_domain_form(domain)}"
+
+
+def _folded(text: str) -> str:
+    # NFC again after lower(): lower-casing can leave a sequence NFC would compose.
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
+
+
+# Domains repeat from mail to mail (a company's colleagues) and IDNA costs ~100 µs a call.
+@lru_cache(maxsize=1024)
+def _domain_form(domain: str) -> str:
+    text = _folded(domain)
+    if text.isascii() and "xn--" not in text:
+        return text  # the common case, and IDNA would refuse harmless ASCII (underscores)
+    try:
+        return str(idna.decode(idna.encode(text, uts46=True)))
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return text
+
+
+def ascii_form(address: str) -> str | None:
+    """`address` as plain ASCII for a relay without SMTPUTF8: the domain in A-labels (RFC 5890;
+    every relay takes `jose@xn--bcher-kva.example`). None when no ASCII form exists: a UTF-8
+    local part (RFC 6531 mail only) or a domain IDNA refuses."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local.isascii():
+        return None
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
+def split_stored(joined: str) -> tuple[str, ...]:
+    """The addresses of a stored list (`", ".join` of addr-specs, as maild writes To and Cc),
+    cut only at commas outside a quoted local part or a domain literal (`"doe, j"@x`)."""
+    items: list[str] = []
+    start = 0
+    quoted = escaped = literal = False
+    for index, char in enumerate(joined):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "[]":
+            literal = char == "["
+        elif char == "," and not (quoted or literal):
+            items.append(joined[start:index])
+            start = index + 1
+    items.append(joined[start:])
+    # Only the blank the join put there: str.strip() would also eat controls an address kept.
+    return tuple(item.strip(" ") for item in items if item.strip(" "))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from email.utils import formataddr, getaddresses
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import split_stored
 from maild.store.models import Attachment, Forwarder, History, Message, Related, Ticket
 from maild.tickets.items import comments
 from maild.tickets.rows import TicketRow, fetch_rows, row_select
@@ -149,8 +149,8 @@ def _messages(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]
                 "direction": _json(row.direction),
                 "kind": _json(row.kind),
                 "from": row.from_addr,
-                "to": _address_list(row.to_addrs),
-                "cc": _address_list(row.cc_addrs),
+                "to": list(split_stored(row.to_addrs)),
+                "cc": list(split_stored(row.cc_addrs)),
                 "subject": row.subject,
                 "date": _json(row.date),
                 "attachments": row.attachments,
@@ -159,8 +159,3 @@ def _messages(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]
             }
         )
     return result
-
-
-def _address_list(stored: str) -> list[str]:
-    """A stored comma-separated header value as a list (commas inside quoted names kept)."""
-    return [formataddr(pair) for pair in getaddresses([stored]) if pair[1]]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form
 from maild.errors import NotFound
 from maild.routing import drain_queue
 from maild.settings import (
@@ -163,7 +164,7 @@ def _apply_departments(
         values = _department_values(config, brand)
         department = _upsert(session, Department, config.name, values, changes)
         for address in config.addresses:
-            _apply_address(session, department, address.lower(), changes)
+            _apply_address(session, department, normal_form(address), changes)
         result[config.name] = department
     return result
 
@@ -289,7 +290,7 @@ def _report_not_in_config(session: Session, settings: Settings, changes: _Change
         (
             "address",
             DepartmentAddress.address,
-            {a.lower() for d in settings.departments for a in d.addresses},
+            {normal_form(a) for d in settings.departments for a in d.addresses},
         ),
     )
     for label, column, names in named:

@@ -15,6 +15,7 @@ import jinja2.sandbox
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from maild.addresses import normal_form
 from maild.config.imap import FIELD_CHECKS as IMAP_FIELD_CHECKS
 from maild.config.imap import check_imap_accounts
 from maild.config.where import At
@@ -242,7 +243,7 @@ def _check_unique_addresses(departments: tuple[DepartmentConfig, ...], at: At) -
     owner: dict[str, str] = {}
     for index, department in enumerate(departments):
         for number, address in enumerate(department.addresses):
-            key = address.lower()  # addresses are compared case-insensitively
+            key = normal_form(address)  # compared as maild stores them (case, IDN spelling)
             if key in owner:
                 where = at.under(index, "addresses", number)
                 raise where.error(f"{address!r} is already an address of {owner[key]!r}")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form
 from maild.errors import MessageRejected
 from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.authn import Method, SenderAuth, verdict_from_headers
@@ -198,7 +199,8 @@ def _distrust(session: Session, found: Located, report: BounceReport | None) -> 
         return "it did not come as NDRs come (a person's envelope sender)"
     if found.message is None or report is None or not report.failed_recipients:
         return ""
-    failed = {address.lower() for address in report.failed_recipients}
+    # A report names the recipient as we sent it (A-labels); we stored it in normal form.
+    failed = {normal_form(address) for address in report.failed_recipients}
     if failed & sent_to(session, found.message):
         return ""
     return "the report fails for no recipient of the mail it names"

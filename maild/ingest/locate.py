@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form, split_stored
 from maild.errors import MessageRejected
 from maild.ingest.authn import NOT_CHECKED, SenderAuth
 from maild.ingest.classify import Classification
@@ -227,11 +228,10 @@ def _message_by_token(
 def sent_to(session: Session, message: Message) -> frozenset[str]:
     """Every address an outgoing message went to: its To and Cc, and the envelope recipients
     of its outbox rows (Bcc, resends)."""
-    addresses = {
-        a.strip().lower() for a in (*message.to_addrs.split(","), *message.cc_addrs.split(","))
-    }
+    stored = (*split_stored(message.to_addrs), *split_stored(message.cc_addrs))
+    addresses = {normal_form(a) for a in stored}
     query = sa.select(Outbox.recipients).where(Outbox.message_row_id == message.id)
     for recipients in session.scalars(query):
-        addresses.update(a.lower() for a in recipients)
+        addresses.update(normal_form(a) for a in recipients)
     addresses.discard("")
     return frozenset(addresses)

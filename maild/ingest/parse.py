@@ -82,7 +82,7 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     headers = tuple(
         (name, decode_header_text(str(value), guesses)) for name, value in tree.raw_items()
     )
-    sender, from_name = _sender(tree.get_all("from") or [], warnings)
+    sender, from_name = _sender(_raw_values(tree, "from"), warnings)
     html = "\n".join(bodies.html)
     text = "\n".join(bodies.text) if bodies.text else html_to_text(html, warnings)
     return ParsedMessage(
@@ -161,9 +161,17 @@ def _sender(values: list[str], warnings: list[str]) -> tuple[str | None, str]:
     return mailboxes[0].address, mailboxes[0].name
 
 
+def _raw_values(tree: Message, name: str) -> list[str]:
+    """The values of every `name` field as stored: raw 8-bit (RFC 6532 UTF-8 addresses) kept as
+    surrogates for `parse_mailboxes` to decode. `get_all` would wrap them in a `Header` whose
+    str() turns each byte into U+FFFD."""
+    wanted = name.lower()
+    return [value for key, value in tree.raw_items() if key.lower() == wanted]
+
+
 def _addresses(tree: Message, name: str, warnings: list[str]) -> tuple[str, ...]:
     found: list[Mailbox] = []
-    values = tree.get_all(name) or []
+    values = _raw_values(tree, name)
     if len(values) > _MAX_ADDRESS_FIELDS:
         warnings.append(f"{len(values)} {name} headers; only the first {_MAX_ADDRESS_FIELDS} read")
     for value in values[:_MAX_ADDRESS_FIELDS]:

@@ -23,6 +23,7 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
+from maild.addresses import normal_form
 from maild.errors import StorageError
 from maild.ingest.authdns import SenderCheck
 from maild.ingest.authn import Peer, SenderAuth
@@ -97,11 +98,11 @@ def _blank_line(window: bytes) -> int | None:
 def accepts_recipient(address: str, departments: frozenset[str], bounce_domain: str) -> bool:
     """DESIGN §1: an unknown recipient is refused at RCPT. Ours are the department addresses
     and the VERP bounce address `bounces+TOKEN@<outbound.domain>` (DESIGN §2)."""
-    address = address.lower()
+    address = normal_form(address)  # as department addresses are stored: IDN in U-labels
     if address in departments:
         return True
     _, _, domain = address.rpartition("@")
-    return parse_verp(address) is not None and domain == bounce_domain.lower()
+    return parse_verp(address) is not None and domain == normal_form(bounce_domain)
 
 
 class Recipients:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form
 from maild.errors import MaildError
 from maild.outbound.compose import AutoresponderTemplates, TicketFacts, compose_autoresponse
 from maild.outbound.facts import department_address, own_addresses, ticket_facts
@@ -40,10 +41,10 @@ class AutoresponseContext:
 
 def is_own_address(session: Session, address: str, settings: OutboundSettings) -> bool:
     """Our sender address, our VERP return paths and every department address."""
-    address = address.lower()
-    if address == settings.from_address.lower():
+    address = normal_form(address)
+    if address == normal_form(settings.from_address):
         return True
-    if address.startswith("bounces+") and address.endswith("@" + settings.domain.lower()):
+    if address.startswith("bounces+") and address.endswith("@" + normal_form(settings.domain)):
         return True
     return is_department_address(session, address)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form, split_stored
 from maild.outbound.compose import AgentFacts, MessageFacts, TicketFacts
 from maild.outbound.message import OutgoingAttachment
 from maild.settings import OutboundSettings, TicketSettings
@@ -21,7 +22,7 @@ def department_address(department: Department, settings: OutboundSettings) -> st
 def own_addresses(session: Session, settings: OutboundSettings) -> frozenset[str]:
     """Every address of ours: the sender address and every department address."""
     departments = session.scalars(sa.select(DepartmentAddress.address))
-    return frozenset({settings.from_address.lower(), *departments})
+    return frozenset({normal_form(settings.from_address), *departments})
 
 
 def ticket_facts(
@@ -45,11 +46,6 @@ def ticket_facts(
     )
 
 
-def _split(joined: str) -> tuple[str, ...]:
-    # Stored joined by ", " (DESIGN §6 message to/cc); addresses were parsed when stored.
-    return tuple(a.strip() for a in joined.split(", ") if a.strip())
-
-
 def message_facts(message: Message, with_attachments: bool = False) -> MessageFacts:
     attachments = (
         tuple(OutgoingAttachment(a.filename, a.content_type, a.data) for a in message.attachments)
@@ -60,8 +56,8 @@ def message_facts(message: Message, with_attachments: bool = False) -> MessageFa
         message_id=message.message_id,
         references=tuple(message.references.split()),
         sender=message.from_addr,
-        to=_split(message.to_addrs),
-        cc=_split(message.cc_addrs),
+        to=split_stored(message.to_addrs),
+        cc=split_stored(message.cc_addrs),
         subject=message.subject,
         date=message.date,
         text=message.text,

@@ -9,7 +9,9 @@ exit"). Two kinds of input reach it:
 Both drop C0/C1 controls and break encoded-word syntax (`=?`), so no reader decodes our text a
 second time into something else. CPython 3.11.7's generator re-decodes encoded-words while
 folding (CVE-2024-6923), so headers are never folded by it: `unstructured`, `mailbox` and
-`msg_ids` below write the RFC 5322 / RFC 2047 form directly, in ASCII.
+`msg_ids` below write the RFC 5322 / RFC 2047 form directly, in ASCII. The one exception is an
+address with a UTF-8 local part: it has no ASCII form, so it is written in UTF-8 (RFC 6532)
+and the mail goes only to a relay that offers SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import base64
 import re
 import unicodedata
 
+from maild.addresses import ascii_form
 from maild.errors import InvalidRequest
 
 MAX_LINE = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
@@ -142,14 +145,25 @@ def phrase(text: str) -> str:
     return f'"{escaped}"'
 
 
-def ascii_address(address: str, what: str) -> str:
-    """An addr-spec we may write into a header and an SMTP command: printable ASCII, no blanks
-    outside quotes; we do not send SMTPUTF8 mail."""
-    if not address.isascii() or any(not (" " <= c <= "~") for c in address):
-        raise InvalidRequest(
-            f"{what} {address!r} is not plain ASCII; maild sends to ASCII addresses only"
-        )
-    return address
+def header_address(address: str, what: str) -> str:
+    """An addr-spec as we write it into a header and an SMTP command: its ASCII form when it
+    has one (an IDN domain in A-labels, which every relay takes), else the UTF-8 form RFC 6531
+    and 6532 allow, which only a relay offering SMTPUTF8 takes (`needs_smtputf8`). Controls,
+    bidi marks, line or paragraph separators and blanks other than a space are refused."""
+    if any(_is_control(c) or (c.isspace() and c != " ") or _is_surrogate(c) for c in address):
+        raise InvalidRequest(f"{what} {address!r} holds control or blank characters")
+    if " " in address and not address.startswith('"'):
+        raise InvalidRequest(f"{what} {address!r} holds a blank outside quotes")
+    return ascii_form(address) or address
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True when `address` can only be sent as RFC 6531 mail (a UTF-8 local part)."""
+    return ascii_form(address) is None
+
+
+def _is_surrogate(char: str) -> bool:
+    return unicodedata.category(char) == "Cs"  # not text: cannot be written as UTF-8
 
 
 def mailbox(name: str, address: str) -> str:

@@ -1,9 +1,11 @@
 """An outgoing mail as typed values, checked when it is built: what `maild.outbound.wire` turns
 into bytes and the outbox queues.
 
-Every address is parsed strictly (one mailbox, ASCII, lower-cased) and every header text is one
-line: whatever built the value, no path (BCC included, which goes only to RCPT TO) can carry a
-malformed address or a line break into the outbox (DESIGN §2).
+Every address is parsed strictly (one mailbox, in `maild.addresses.normal_form`, nothing a
+header may not hold) and every header text is one line: whatever built the value, no path (BCC
+included, which goes only to RCPT TO) can carry a malformed address or a line break into the
+outbox (DESIGN §2). Addresses stay in Unicode here; `wire` writes their ASCII form when they
+have one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from dataclasses import dataclass, field
 
 from maild.addresses import parse_address
 from maild.errors import InvalidRequest
-from maild.outbound.headers import ascii_address, clean_mail_text, clean_msg_id, clean_user_text
+from maild.outbound.headers import (
+    clean_mail_text,
+    clean_msg_id,
+    clean_user_text,
+    header_address,
+    needs_smtputf8,
+)
 
 # RFC 2045 §5.1 type/subtype tokens; anything else is sent as application/octet-stream.
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
@@ -60,8 +68,7 @@ class OutgoingMail:
             object.__setattr__(self, name, checked)
         if not self.to:
             raise InvalidRequest("an outgoing mail needs at least one To address")
-        sender = ascii_address(parse_address(self.from_address, "from address"), "from address")
-        object.__setattr__(self, "from_address", sender)
+        object.__setattr__(self, "from_address", _address(self.from_address, "from address"))
         object.__setattr__(self, "subject", clean_user_text("subject", self.subject))
         object.__setattr__(self, "from_name", clean_user_text("from name", self.from_name))
         object.__setattr__(self, "in_reply_to", clean_msg_id(self.in_reply_to))
@@ -73,11 +80,23 @@ class OutgoingMail:
         """Everyone the envelope names, BCC included."""
         return self.to + self.cc + self.bcc
 
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an address has no ASCII form: the mail is RFC 6531 mail, and only a relay
+        offering SMTPUTF8 may take it."""
+        return any(needs_smtputf8(a) for a in (self.from_address, *self.recipients))
+
+
+def _address(value: str, what: str) -> str:
+    address = parse_address(value, what)
+    header_address(address, what)  # refuses what no header may hold
+    return address
+
 
 def _addresses(values: tuple[str, ...], what: str, seen: set[str]) -> tuple[str, ...]:
     kept = []
     for value in values:
-        address = ascii_address(parse_address(value, what), what)
+        address = _address(value, what)
         if address not in seen:
             seen.add(address)
             kept.append(address)

@@ -3,6 +3,11 @@
 The worker sees one small interface; aiosmtplib's exceptions are translated here, at the edge,
 into `DeliveryFailed` (permanent for a 5xx answer, temporary for a 4xx answer or a broken
 connection), so nothing of the library leaks inward (STYLE: httpx's transports).
+
+Addresses reach the relay in their ASCII form when they have one (an IDN domain in A-labels).
+A mail that needs SMTPUTF8 (RFC 6531: a UTF-8 local part, UTF-8 address headers) is sent with
+it when the relay offers it; otherwise it fails for good, saying why, since no retry to that
+relay can succeed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from maild.addresses import ascii_form
 from maild.errors import ConfigError, DeliveryFailed
 from maild.settings import OutboundSettings
 from maild.values import RelaySecurity
@@ -49,7 +55,7 @@ class DirectoryTransport:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{envelope.name}.eml"
         temporary = target.with_suffix(".tmp")
-        trace = f"Return-Path: <{envelope.sender}>\r\n".encode("ascii")
+        trace = f"Return-Path: <{envelope.sender}>\r\n".encode()
         try:
             with temporary.open("wb") as handle:
                 handle.write(trace + envelope.raw)
@@ -75,9 +81,14 @@ class RelayTransport:
         self.client: aiosmtplib.SMTP | None = None
 
     async def send(self, envelope: Envelope) -> tuple[str, ...]:
+        wire = {_wire_address(r): r for r in envelope.recipients}
         try:
             client = await self._connected()
-            refused, _ = await client.sendmail(envelope.sender, envelope.recipients, envelope.raw)
+            options = await self._mail_options(client, envelope)
+            sender = _wire_address(envelope.sender)
+            refused, _ = await client.sendmail(
+                sender, list(wire), envelope.raw, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             await self._drop()
@@ -91,7 +102,27 @@ class RelayTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             await self._drop()
             raise DeliveryFailed(f"relay connection failed: {exc}", False) from exc
-        return tuple(sorted(a for a, r in refused.items() if 500 <= r.code < 600))
+        except ValueError as exc:  # aiosmtplib refuses an address no SMTP command may carry
+            await self._drop()
+            raise DeliveryFailed(f"cannot be sent: {exc}", True) from exc
+        return tuple(sorted(wire.get(a, a) for a, r in refused.items() if 500 <= r.code < 600))
+
+    async def _mail_options(self, client: aiosmtplib.SMTP, envelope: Envelope) -> list[str]:
+        """["SMTPUTF8"] for RFC 6531 mail when the relay offers it; DeliveryFailed (permanent)
+        when it does not."""
+        if not needs_smtputf8(envelope):
+            return []
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # what the relay offers is known after EHLO
+        if client.supports_extension("smtputf8"):
+            return ["SMTPUTF8"]
+        names = [a for a in (envelope.sender, *envelope.recipients) if ascii_form(a) is None]
+        which = ", ".join(names) if names else "an address in its headers"
+        raise DeliveryFailed(
+            f"cannot be sent: {which} has no ASCII form, so the mail needs SMTPUTF8 (RFC 6531),"
+            f" and the relay {self.host}:{self.port} does not offer it",
+            True,
+        )
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self.client is not None and self.client.is_connected:
@@ -126,6 +157,16 @@ class RelayTransport:
 
 # A relay refusing our login or our TLS is our configuration, not the mail's fault: retried.
 _CONFIG_FAULTS = (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPHeloError)
+
+
+def needs_smtputf8(envelope: Envelope) -> bool:
+    """An address without an ASCII form, or UTF-8 in the bytes (address headers, RFC 6532)."""
+    addresses = (envelope.sender, *envelope.recipients)
+    return any(ascii_form(a) is None for a in addresses) or not envelope.raw.isascii()
+
+
+def _wire_address(address: str) -> str:
+    return ascii_form(address) or address
 
 
 def _all_permanent(codes: list[int]) -> bool:

@@ -3,8 +3,10 @@
 Python's email generator is not used: CPython 3.11.7 re-decodes encoded-words while folding
 (CVE-2024-6923), so a header value could come out as several headers. Here every header line
 is built by `maild.outbound.headers`, bodies are quoted-printable or base64, and the result is
-7-bit ASCII with CRLF line ends. `check_generated` then reads the bytes back with the standard
-parser and refuses them unless they hold exactly the headers, recipients and subject intended.
+7-bit ASCII with CRLF line ends; only the address headers of a mail to or from an address with
+no ASCII form (a UTF-8 local part) carry UTF-8, as RFC 6532 allows, and such a mail is sent
+only with SMTPUTF8. `check_generated` then reads the bytes back with the standard parser and
+refuses them unless they hold exactly the headers, recipients and subject intended.
 """
 
 from __future__ import annotations
@@ -35,16 +37,16 @@ def render(mail: OutgoingMail, message_id: str, date: datetime) -> bytes:
     """The message as bytes, ready for the outbox. `message_id` includes angle brackets."""
     lines = _top_headers(mail, message_id, date)
     body = _body(mail, _boundary())
-    return (CRLF.join(lines) + CRLF + body).encode("ascii")
+    return (CRLF.join(lines) + CRLF + body).encode("utf-8")
 
 
 def _top_headers(mail: OutgoingMail, message_id: str, date: datetime) -> list[str]:
     lines = [
-        "From: " + headers.mailbox(mail.from_name, mail.from_address),
-        headers.address_list("To", list(mail.to)),
+        "From: " + headers.mailbox(mail.from_name, _written(mail.from_address)),
+        headers.address_list("To", [_written(a) for a in mail.to]),
     ]
     if mail.cc:
-        lines.append(headers.address_list("Cc", list(mail.cc)))
+        lines.append(headers.address_list("Cc", [_written(a) for a in mail.cc]))
     lines += [
         headers.unstructured("Subject", mail.subject),
         "Date: " + format_datetime(date),
@@ -58,6 +60,10 @@ def _top_headers(mail: OutgoingMail, message_id: str, date: datetime) -> list[st
         lines += ["Auto-Submitted: auto-replied", "X-Auto-Response-Suppress: All"]
     lines.append("MIME-Version: 1.0")
     return lines
+
+
+def _written(address: str, what: str = "address") -> str:
+    return headers.header_address(address, what)
 
 
 def _required_id(message_id: str) -> str:
@@ -131,13 +137,11 @@ def resent_headers(
     """RFC 5322 §3.6.6 trace of a resend, prepended to the bytes sent before."""
     lines = [
         "Resent-Date: " + format_datetime(date),
-        "Resent-From: " + headers.ascii_address(sender, "resent from address"),
-        headers.address_list(
-            "Resent-To", [headers.ascii_address(r, "resent to address") for r in recipients]
-        ),
+        "Resent-From: " + _written(sender, "resent from address"),
+        headers.address_list("Resent-To", [_written(r, "resent to address") for r in recipients]),
         "Resent-Message-ID: " + _required_id(message_id),
     ]
-    return (CRLF.join(lines) + CRLF).encode("ascii")
+    return (CRLF.join(lines) + CRLF).encode("utf-8")
 
 
 # --- the check at the exit ----------------------------------------------------------------
@@ -149,7 +153,7 @@ def check_generated(raw: bytes, mail: OutgoingMail, message_id: str) -> None:
     reader decodes them, and parts with content headers only. Raises InvalidRequest; nothing
     is queued then. (Read with the compat32 policy, which keeps values raw and is fast; the
     three values a reader interprets go through the RFC 5322 header parser.)"""
-    _check_lines(raw)
+    _check_lines(raw, utf8_headers=mail.needs_smtputf8)
     parsed = message_from_bytes(raw, policy=policy.compat32)
     names = [name.lower() for name in parsed]
     if names != _expected_names(mail, message_id):
@@ -175,9 +179,13 @@ def _expected_names(mail: OutgoingMail, message_id: str) -> list[str]:
     return names + _content_names(mail)
 
 
-def _check_lines(raw: bytes) -> None:
-    if not raw.isascii() or b"\x00" in raw:
+def _check_lines(raw: bytes, utf8_headers: bool) -> None:
+    """7-bit lines; UTF-8 only in the header block, and only for RFC 6532 mail."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not body.isascii() or not (head.isascii() or (utf8_headers and _is_utf8(head))):
         raise _refused("it is not 7-bit text")
+    if b"\x00" in raw:
+        raise _refused("it holds a NUL")
     body = raw.replace(b"\r\n", b"")
     if b"\r" in body or b"\n" in body:
         raise _refused("it has a bare CR or LF")
@@ -185,11 +193,22 @@ def _check_lines(raw: bytes) -> None:
         raise _refused("a line is longer than 998 bytes")
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _addresses(parsed: Message, name: str) -> list[str]:
-    value = parsed[name]
-    if value is None:
+    # The value as stored: compat32 keeps UTF-8 as surrogates, which `parsed[name]` would
+    # wrap in a Header that reads each byte as U+FFFD.
+    values = [v for k, v in parsed.raw_items() if k.lower() == name]
+    if not values:
         return []
-    mailboxes, unambiguous = parse_mailbox_list(_unfold(value))
+    text = values[0].encode("ascii", "surrogateescape").decode("utf-8")
+    mailboxes, unambiguous = parse_mailbox_list(_unfold(text))
     if not unambiguous:
         raise _refused(f"the {name} header does not read back as addresses")
     return [box.address for box in mailboxes]

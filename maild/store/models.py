@@ -106,7 +106,7 @@ class DepartmentAddress(Base):
     __tablename__ = "department_address"
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id", ondelete="CASCADE"))
-    address: Mapped[str] = mapped_column(sa.String(320), unique=True)  # lower-cased
+    address: Mapped[str] = mapped_column(sa.String(320), unique=True)  # addresses.normal_form
 
     department: Mapped[Department] = relationship(back_populates="addresses")
 
@@ -266,7 +266,7 @@ class Participant(Base):
     __table_args__ = (sa.UniqueConstraint("ticket_id", "address", "role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"))
-    address: Mapped[str] = mapped_column(sa.String(320), index=True)  # lower-cased
+    address: Mapped[str] = mapped_column(sa.String(320), index=True)  # addresses.normal_form
     role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form
 from maild.errors import Conflict, InvalidRequest, NotFound
 from maild.store import batch
 from maild.store.models import (
@@ -111,7 +112,7 @@ def require_member(session: Session, agent: Agent, group: Group) -> None:
 
 def department_by_address(session: Session, address: str) -> Department | None:
     """The department that owns `address` (DESIGN §1 "Which department"), if any."""
-    department_id = _department_addresses(session).get(address.lower())
+    department_id = _department_addresses(session).get(normal_form(address))
     return None if department_id is None else get_department(session, department_id)
 
 
@@ -120,6 +121,6 @@ def is_department_address(session: Session, address: str) -> bool:
 
 
 def _department_addresses(session: Session) -> dict[str, int]:
-    """Every department address (stored lower-cased) and its department: a handful of rows,
+    """Every department address (stored in `normal_form`) and its department: a handful of rows,
     read once per batch; every recipient and every requester is checked against them."""
     return batch.cached(session, DepartmentAddress, lambda: dict(session.execute(_ADDRESSES).all()))

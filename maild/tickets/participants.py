@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from maild.addresses import normal_form
 from maild.addresses import parse_address as parse_strict
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Membership, Participant, Related, Ticket
@@ -21,8 +22,9 @@ from maild.values import ParticipantRole
 
 
 def fold_address(address: str) -> str:
-    """Addresses are compared lower-cased and without blanks."""
-    return address.strip().lower()
+    """Addresses are compared without blanks, in `maild.addresses.normal_form` (lower-cased,
+    IDN domains in one spelling)."""
+    return normal_form(address.strip())
 
 
 def parse_address(address: str) -> str:
