@@ -1,4 +1,4 @@
-"""Migration 0008: the addresses maild compares, stored with A-labels before, are rewritten in
+"""Migration 0010: the addresses maild compares, stored with A-labels before, are rewritten in
 the normal form (U-labels), so a punycode participant of old is the UTF-8 sender of today."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_a_punycode_participant_of_old_is_the_utf8_sender_of_today(db_url: str) 
                                   address="support@xn--bcher-kva.example"),
                 AutoresponseLog(sender=OLD, at=NOW),
             ])  # fmt: skip
-        command.downgrade(config, "0007")
+        command.downgrade(config, "0009")
         command.upgrade(config, "head")
         with store.sessions() as session:
             ticket = session.scalars(sa.select(Ticket)).one()

@@ -1,7 +1,7 @@
 """addresses compared in one normal form: IDN domains stored in U-labels
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 09:40:00
 
 Issue 13: maild now stores and compares every address in `maild.addresses.normal_form`, where
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from maild.addresses import normal_form
 
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
