@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
-from maild.ingest.addresses import parse_mailboxes
 from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
 from maild.ingest.locate import (
     NO_DEPARTMENT,
@@ -25,6 +24,7 @@ from maild.ingest.locate import (
 )
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
+from maild.ingest.requester import author_of, requester_of
 from maild.ingest.sniff import NOT_MAIL, has_header_block
 from maild.ingest.spool import Received
 from maild.outbound.autoresponder import AutoresponseContext, autorespond
@@ -33,6 +33,7 @@ from maild.store.models import Ticket
 from maild.tickets import incoming, lifecycle
 from maild.tickets.actors import SYSTEM, Actor
 from maild.tickets.audit import Action, note
+from maild.tickets.lookup import is_department_address
 from maild.tickets.participants import relate
 from maild.tickets.ports import Distributor
 from maild.values import Kind, Outcome
@@ -76,15 +77,6 @@ def _records_cc(verdict: Classification) -> bool:
     return verdict.reason != MAILING_LIST
 
 
-def sender_of(msg: ParsedMessage, mail: Received) -> str:
-    """Who wrote: the From mailbox; when it is missing or unreadable, the first Reply-To, then
-    the envelope sender (parsed as strictly as the headers). "" when none is known."""
-    if msg.from_address or msg.reply_to:
-        return msg.from_address or msg.reply_to[0]
-    boxes, unambiguous = parse_mailboxes(mail.envelope.mail_from)
-    return boxes[0].address if unambiguous and len(boxes) == 1 else ""
-
-
 def _append(
     session: Session,
     ticket: Ticket,
@@ -100,7 +92,11 @@ def _append(
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     incoming.apply_customer_reply(
-        session, ticket, sender=sender_of(msg, mail), distributor=ctx.distributor, now=now
+        session,
+        ticket,
+        sender=author_of(msg, mail.envelope.mail_from),
+        distributor=ctx.distributor,
+        now=now,
     )
     return Applied(Outcome.APPENDED, ticket)
 
@@ -119,7 +115,12 @@ def _open(
     )
     if department is None:
         raise MessageRejected(NO_DEPARTMENT)
-    sender = sender_of(msg, mail)
+    sender = requester_of(
+        msg,
+        mail.envelope.mail_from,
+        reply_to_wins=department.reply_to_is_requester and verdict.reason != MAILING_LIST,
+        is_ours=lambda address: is_department_address(session, address),
+    )
     new = lifecycle.NewTicket(
         department_id=department.id,
         subject=msg.subject,

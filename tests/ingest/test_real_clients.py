@@ -140,3 +140,56 @@ def test_thai_tis620_label_reads_as_windows_874(
     # Curly quotes and the ellipsis are Windows-874's; TIS-620 reads them as C1 controls.
     assert record["subject"] == "เครื่องพิมพ์ขึ้น “กระดาษติด”"
     assert "“กระดาษติด” ตลอดเวลา…" in report["text"]
+
+
+# --- item 4: who the customer is ----------------------------------------------------------------
+
+
+def test_web_form_reply_to_is_the_requester_and_gets_the_autoresponse(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, record = _one_ticket(db_url, tmp_path, capsys, "contact-form-7-reply-to.eml")
+    assert record["requester"] == "carol@customer.example"
+    assert _autoresponse_to(record) == ["carol@customer.example"]
+    assert record["messages"][0]["from"] == "wordpress@shop.example"  # the mail as it came
+
+
+def test_a_department_can_keep_the_from_address_as_requester(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url, "reply_to_is_requester = false")
+    _ingest(config, FIXTURES / "contact-form-7-reply-to.eml", capsys)
+    (record,) = _export(config, capsys).values()
+    assert record["requester"] == "wordpress@shop.example"
+
+
+def test_list_mail_keeps_its_author_whatever_the_reply_to(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    raw = (FIXTURES / "contact-form-7-reply-to.eml").read_bytes()
+    listed = tmp_path / "listed.eml"
+    listed.write_bytes(b"List-Id: <shop.lists.example>\r\n" + raw)
+    _ingest(config, listed, capsys)
+    (record,) = _export(config, capsys).values()
+    assert record["requester"] == "wordpress@shop.example"  # a list's Reply-To is the list
+
+
+def test_from_without_address_falls_back_to_sender(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, record = _one_ticket(db_url, tmp_path, capsys, "php-form-from-without-address.eml")
+    assert record["requester"] == "formular@shop.example"
+    assert _autoresponse_to(record) == ["formular@shop.example"]
+
+
+def test_from_without_address_and_no_sender_falls_back_to_return_path(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    raw = (FIXTURES / "php-form-from-without-address.eml").read_bytes()
+    unsent = tmp_path / "no-sender.eml"
+    unsent.write_bytes(raw.replace(b"Sender: formular@shop.example\r\n", b""))
+    _ingest(config, unsent, capsys)
+    (record,) = _export(config, capsys).values()
+    assert record["requester"] == "www-data@web01.shop.example"
