@@ -193,3 +193,36 @@ def test_from_without_address_and_no_sender_falls_back_to_return_path(
     _ingest(config, unsent, capsys)
     (record,) = _export(config, capsys).values()
     assert record["requester"] == "www-data@web01.shop.example"
+
+
+# --- item 6: ticket tags as people mangle them --------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["reply-tag-without-brackets.eml", "reply-tag-without-hash.eml"])
+def test_reply_with_a_mangled_tag_joins_the_ticket(
+    fixture: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    assert _ingest(config, FLOWS / "new-request.eml", capsys)["ticket"] == "SUP-000001"
+    line = _ingest(config, FIXTURES / fixture, capsys)
+    assert (line["outcome"], line["ticket"]) == ("appended", "SUP-000001")
+    records = _export(config, capsys)
+    assert list(records) == ["SUP-000001"]
+    incoming = [m for m in records["SUP-000001"]["messages"] if m["direction"] == "in"]
+    assert len(incoming) == 2
+
+
+def test_a_stranger_with_a_mangled_tag_gets_a_related_ticket(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    _ingest(config, FLOWS / "new-request.eml", capsys)
+    raw = (FIXTURES / "reply-tag-without-brackets.eml").read_bytes()
+    stranger = tmp_path / "stranger.eml"
+    stranger.write_bytes(raw.replace(b"Carol Customer <carol@", b"Mallory <mallory@"))
+    line = _ingest(config, stranger, capsys)
+    assert (line["outcome"], line["ticket"]) == ("new_ticket", "SUP-000002")
+    assert "not a participant of SUP-000001" in line["reason"]
+    records = _export(config, capsys)
+    assert records["SUP-000002"]["related"] == ["SUP-000001"]
+    assert len(records["SUP-000001"]["messages"]) == 2  # its request and its autoresponse
