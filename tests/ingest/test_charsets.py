@@ -60,7 +60,13 @@ def test_iso2022_jp_broken_sequences_fail_like_a_codec() -> None:
 
 
 def test_iso2022_jp_line_end_inside_two_byte_mode_is_kept() -> None:
-    assert decode_bytes(b"\x1b$B-!\r\n-\"\x1b(B", "iso-2022-jp")[0] == "①\r\n②"
+    assert decode_bytes(b'\x1b$B-!\r\n-"\x1b(B', "iso-2022-jp")[0] == "①\r\n②"
+
+
+def test_iso2022_jp_half_width_katakana_next_to_nec_characters() -> None:
+    assert decode_iso2022_jp_ms(b"\x1b$B-!\x1b(I12\x1b(B") == "①ｱｲ"
+    with pytest.raises(UnicodeDecodeError):
+        decode_iso2022_jp_ms(b"\x1b$B-!\x1b(I\x7f\x1b(B")
 
 
 def test_undeclared_iso2022_escapes_are_read_as_that_encoding() -> None:

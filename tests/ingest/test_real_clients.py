@@ -198,7 +198,10 @@ def test_from_without_address_and_no_sender_falls_back_to_return_path(
 # --- item 6: ticket tags as people mangle them --------------------------------------------------
 
 
-@pytest.mark.parametrize("fixture", ["reply-tag-without-brackets.eml", "reply-tag-without-hash.eml"])
+MANGLED = ["reply-tag-without-brackets.eml", "reply-tag-without-hash.eml"]
+
+
+@pytest.mark.parametrize("fixture", MANGLED)
 def test_reply_with_a_mangled_tag_joins_the_ticket(
     fixture: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
