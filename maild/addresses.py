@@ -54,7 +54,15 @@ def parse_mailbox_list(text: str) -> tuple[tuple[Mailbox, ...], bool]:
 def _parse_batch(text: str) -> tuple[tuple[Mailbox, ...], bool]:
     try:
         header = _REGISTRY("to", text)
-    except (errors.HeaderParseError, IndexError, ValueError, TypeError, RecursionError):
+    # The stdlib parser's own bugs count as unreadable too: `.:` raises AttributeError.
+    except (
+        errors.HeaderParseError,
+        IndexError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+    ):
         return (), False
     if any(isinstance(d, errors.InvalidHeaderDefect) for d in header.defects):
         return (), False

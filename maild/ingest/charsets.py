@@ -42,7 +42,7 @@ _UNKNOWN = frozenset({"unknown-8bit", "x-unknown", "unknown", "8bit", "default",
 # holds no whitespace), so neither can backtrack.
 _EW = r"=\?[^?\s]{1,75}\?[bBqQ]\?[^?\s]*\?="
 _NAME_PART = re.compile(rf'"(?:[^"\\]|\\.)*"|{_EW}(?:\s+{_EW})*')
-_BEFORE_AT = re.compile(r"\s*@")
+_NEXT_SPECIAL = re.compile(r"[@,;<:]")
 _SPECIALS = re.compile(r'([()<>\[\]:;@\\,."=])')
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -171,8 +171,8 @@ def repair_display_names(text: str, guesses: GuessBudget | None = None) -> str:
     parser flags them and the whole header would be dropped; every mail client decodes them.
     And the parser's own decoding knows only Python's codecs, not the supersets clients write
     (ISO-2022-JP with ①, gb2312 with GBK). The decoded name stays inside quotes with every
-    special character escaped, so nothing it says can become an address or end a comment; an
-    encoded-word that is part of an address (`"=?…?="@host`) is left as written."""
+    special character escaped, so nothing it says can become an address or end a comment; only
+    a name followed by its `<addr>` is decoded, never a local part (`"=?…?="@host`)."""
     if _ENCODED_WORD not in text or len(text) > _MAX_DECODED:
         return text
     return _NAME_PART.sub(lambda found: _quoted_name(found, guesses), text)
@@ -180,14 +180,23 @@ def repair_display_names(text: str, guesses: GuessBudget | None = None) -> str:
 
 def _quoted_name(found: re.Match[str], guesses: GuessBudget | None) -> str:
     written = found.group()
-    in_address = found.string.endswith("@", 0, found.start()) or _BEFORE_AT.match(
-        found.string, found.end()
-    )
-    if _ENCODED_WORD not in written or "\\" in written or in_address:
+    if _ENCODED_WORD not in written or "\\" in written or not _is_name(found):
         return written
     inner = written[1:-1] if written.startswith('"') else written
     name = _CONTROLS.sub(" ", decode_header_text(inner, guesses))
     return '"' + _SPECIALS.sub(r"\\\1", name) + '"'
+
+
+def _is_name(found: re.Match[str]) -> bool:
+    """A display name is followed by its `<addr>` (or a group's name by `:`) before any `@`,
+    `,` or `;`: a local part (`"=?…?="@host`, `=?…?=(comment)@host`) is not."""
+    text = found.string
+    follows = _NEXT_SPECIAL.search(text, found.end())
+    return (
+        not text.endswith("@", 0, found.start())
+        and follows is not None
+        and (follows.group() in "<:")
+    )
 
 
 def unfold(value: str) -> str:

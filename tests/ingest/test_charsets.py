@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from maild.addresses import parse_mailbox_list
 from maild.ingest.charsets import decode_bytes, decode_header_text, repair_display_names
 from maild.ingest.parse import parse_message
 from maild.ingest.supersets import ISO_2022_JP_MS, decode_iso2022_jp_ms
@@ -138,3 +139,22 @@ def test_encoded_display_names_are_decoded_and_stay_names(
 )
 def test_an_encoded_word_in_an_address_is_not_decoded(written: str) -> None:
     assert repair_display_names(written) == written
+
+
+_HEADERISH = st.text(alphabet=st.sampled_from('=?"\\<>@,.()abQB: _'), max_size=60)
+
+
+def test_a_header_the_stdlib_parser_trips_over_gives_no_address() -> None:
+    msg = parse_message(b"From: .:\r\nTo: a@b.example\r\n\r\nhi\r\n", IngestLimits())
+    assert msg.from_address is None and msg.warnings  # raised AttributeError before
+
+
+@given(st.lists(st.one_of(_HEADERISH, st.just("=?utf-8?Q?x=40evil=2Ey?=")), max_size=6))
+def test_decoded_names_never_become_addresses(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    mailboxes, _ = parse_mailbox_list(repair_display_names(text))
+    as_written = {m.address for m in parse_mailbox_list(text)[0]}
+    for mailbox in mailboxes:  # every address was written as such, none came from a name
+        local, _, domain = mailbox.address.rpartition("@")
+        literal = local.strip('"') in text.lower() and domain in text.lower()
+        assert literal or mailbox.address in as_written, (text, mailbox)
