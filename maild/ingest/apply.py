@@ -13,7 +13,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from maild.errors import MessageRejected
-from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
+from maild.ingest import automatic
+from maild.ingest.classify import (
+    MAILING_LIST,
+    NOREPLY_SENDER,
+    BounceReport,
+    Classification,
+    classify,
+)
 from maild.ingest.locate import (
     NO_DEPARTMENT,
     Located,
@@ -140,13 +147,23 @@ def _open(
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     # RFC 3834 §2: classification set apart the mail no one may answer (lists, no-reply
     # senders, besides automatic mail and bounces, which returned above).
-    if verdict.may_autorespond:
+    if verdict.may_autorespond or _requester_reads_answers(verdict, msg, sender):
         context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
         skipped = autorespond(session, ticket, context, msg.message_id or "", now)
     else:
         skipped = f"not sent: the mail may not be answered ({verdict.reason})"
     note(session, ticket, SYSTEM, Action.AUTORESPONSE, now, detail=skipped or "queued")
     return Applied(Outcome.NEW_TICKET, ticket, reason)
+
+
+def _requester_reads_answers(verdict: Classification, msg: ParsedMessage, requester: str) -> bool:
+    """A web form sending From noreply@ with the customer in Reply-To: the no-reply rule
+    is about the From address, and the autoresponse goes to the requester, who reads it."""
+    return (
+        verdict.reason == NOREPLY_SENDER
+        and requester != msg.from_address
+        and not automatic.is_noreply(requester)
+    )
 
 
 def _distrust(session: Session, found: Located, report: BounceReport | None) -> str:

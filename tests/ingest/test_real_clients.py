@@ -229,3 +229,16 @@ def test_a_stranger_with_a_mangled_tag_gets_a_related_ticket(
     records = _export(config, capsys)
     assert records["SUP-000002"]["related"] == ["SUP-000001"]
     assert len(records["SUP-000001"]["messages"]) == 2  # its request and its autoresponse
+
+
+def test_a_form_sending_from_noreply_still_answers_the_customer_in_reply_to(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_url)
+    raw = (FIXTURES / "contact-form-7-reply-to.eml").read_bytes()
+    noreply = tmp_path / "noreply.eml"
+    noreply.write_bytes(raw.replace(b"Example <wordpress@", b"Example <noreply@"))
+    _ingest(config, noreply, capsys)
+    (record,) = _export(config, capsys).values()
+    assert record["requester"] == "carol@customer.example"
+    assert _autoresponse_to(record) == ["carol@customer.example"]
