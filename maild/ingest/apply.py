@@ -122,7 +122,7 @@ def _open(
     )
     if department is None:
         raise MessageRejected(NO_DEPARTMENT)
-    sender = requester_of(
+    requester = requester_of(
         msg,
         mail.envelope.mail_from,
         reply_to_wins=department.reply_to_is_requester and verdict.reason != MAILING_LIST,
@@ -131,11 +131,11 @@ def _open(
     new = lifecycle.NewTicket(
         department_id=department.id,
         subject=msg.subject,
-        requester=sender,
+        requester=requester,
         automatic=verdict.kind is Kind.AUTO_REPLY,
         cc=tuple(msg.cc),
     )
-    actor = Actor.customer(sender)
+    actor = Actor.customer(requester)
     ticket = lifecycle.open_ticket(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
@@ -147,7 +147,7 @@ def _open(
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     # RFC 3834 §2: classification set apart the mail no one may answer (lists, no-reply
     # senders, besides automatic mail and bounces, which returned above).
-    if verdict.may_autorespond or _requester_reads_answers(verdict, msg, sender):
+    if verdict.may_autorespond or _requester_reads_answers(verdict, msg, requester):
         context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
         skipped = autorespond(session, ticket, context, msg.message_id or "", now)
     else:
