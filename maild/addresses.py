@@ -66,7 +66,7 @@ def _parse_batch(text: str) -> tuple[tuple[Mailbox, ...], bool]:
     try:
         header = _REGISTRY("to", text)
     # AttributeError: CPython 3.11's parser trips over its own defect list on an unclosed
-    # domain literal (`a@[`), a value a hostile mail can carry.
+    # domain literal (`a@[`) or a bare `.:`, values a hostile mail can carry.
     except (
         errors.HeaderParseError,
         IndexError,

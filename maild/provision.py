@@ -151,6 +151,7 @@ def _department_values(config: DepartmentConfig, brand: Brand) -> dict[str, Any]
         "autoresponder_body": config.autoresponder_body,
         "autoresponder_html": config.autoresponder_html,
         "auto_close_after_minutes": config.auto_close_after_minutes,
+        "reply_to_is_requester": config.reply_to_is_requester,
     }
 
 

@@ -194,6 +194,9 @@ class DepartmentConfig:
     autoresponder_body: str = ""
     autoresponder_html: str = ""
     auto_close_after_minutes: int | None = None
+    # A web form's mail is From the form and Reply-To the customer: a Reply-To naming one
+    # mailbox makes it the requester. Off: the From address is, as for any other mail.
+    reply_to_is_requester: bool = True
     templates: DepartmentTemplates = field(default_factory=DepartmentTemplates)
 
     @property

@@ -98,18 +98,23 @@ def test_second_apply_changes_nothing_and_says_so(store: Store, now: datetime) -
 
 def test_changed_values_are_updated_and_reported(store: Store, now: datetime) -> None:
     apply(store, SETTINGS, now)
-    department = replace(SETTINGS.departments[0], auto_close_after_minutes=60)
+    department = replace(
+        SETTINGS.departments[0], auto_close_after_minutes=60, reply_to_is_requester=False
+    )
     tier1 = replace(
         SETTINGS.groups[0], members=(MemberConfig("alice", Mode.NOT_INCLUDED), MemberConfig("bob"))
     )
     changed = replace(SETTINGS, departments=(department,), groups=(tier1, SETTINGS.groups[1]))
     report = apply(store, changed, now)
     assert report.created == ()
-    assert "department 'Support': auto_close_after_minutes" in report.updated
+    assert "department 'Support': auto_close_after_minutes, reply_to_is_requester" in (
+        report.updated
+    )
     assert "membership of 'alice' in 'Tier 1': mode" in report.updated
     assert "membership of 'bob' in 'Tier 1': mode, max_tickets" in report.updated
     with store.transaction() as s:
         assert s.scalars(sa.select(Department.auto_close_after_minutes)).one() == 60
+        assert s.scalars(sa.select(Department.reply_to_is_requester)).one() is False
 
 
 def test_declared_default_group_is_used(store: Store, now: datetime) -> None:

@@ -47,6 +47,9 @@ class DepartmentOut(BaseModel):
     autoresponder_body: str = Field(description="Jinja2 text; empty = no autoresponder")
     autoresponder_html: str
     auto_close_after_minutes: int | None = Field(description="null = never")
+    reply_to_is_requester: bool = Field(
+        description="a Reply-To naming one mailbox is a new ticket's requester (web forms)"
+    )
 
 
 class DepartmentIn(BaseModel):
@@ -58,6 +61,7 @@ class DepartmentIn(BaseModel):
     autoresponder_body: Template = ""
     autoresponder_html: Template = ""
     auto_close_after_minutes: Minutes | None = None
+    reply_to_is_requester: bool = True
 
     model_config = {"extra": "forbid"}
 
@@ -73,6 +77,7 @@ class DepartmentPatch(BaseModel):
     autoresponder_body: Template | None = None
     autoresponder_html: Template | None = None
     auto_close_after_minutes: Minutes | None = None
+    reply_to_is_requester: bool | None = None
 
     model_config = {"extra": "forbid"}
 

@@ -14,9 +14,15 @@ from sqlalchemy.orm import Session
 
 from maild.addresses import normal_form
 from maild.errors import MessageRejected
-from maild.ingest.addresses import parse_mailboxes
+from maild.ingest import automatic
 from maild.ingest.authn import Method, SenderAuth, verdict_from_headers
-from maild.ingest.classify import MAILING_LIST, BounceReport, Classification, classify
+from maild.ingest.classify import (
+    MAILING_LIST,
+    NOREPLY_SENDER,
+    BounceReport,
+    Classification,
+    classify,
+)
 from maild.ingest.copies import claim_first_copy, first_addressed, record_duplicate
 from maild.ingest.locate import (
     NO_DEPARTMENT,
@@ -28,6 +34,7 @@ from maild.ingest.locate import (
 )
 from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.record import record_bounce, store_message
+from maild.ingest.requester import author_of, requester_of
 from maild.ingest.sniff import NOT_MAIL, has_header_block
 from maild.ingest.spool import Received
 from maild.outbound.autoresponder import AutoresponseContext, autorespond
@@ -42,6 +49,7 @@ from maild.store.models import Message, Ticket
 from maild.tickets import incoming, lifecycle
 from maild.tickets.actors import SYSTEM, Actor
 from maild.tickets.audit import Action, note
+from maild.tickets.lookup import is_department_address
 from maild.tickets.participants import relate
 from maild.tickets.ports import Distributor
 from maild.values import Kind, Outcome
@@ -111,15 +119,6 @@ def _records_cc(verdict: Classification) -> bool:
     return verdict.reason != MAILING_LIST
 
 
-def sender_of(msg: ParsedMessage, mail: Received) -> str:
-    """Who wrote: the From mailbox; when it is missing or unreadable, the first Reply-To, then
-    the envelope sender (parsed as strictly as the headers). "" when none is known."""
-    if msg.from_address or msg.reply_to:
-        return msg.from_address or msg.reply_to[0]
-    boxes, unambiguous = parse_mailboxes(mail.envelope.mail_from)
-    return boxes[0].address if unambiguous and len(boxes) == 1 else ""
-
-
 def _append(
     session: Session,
     ticket: Ticket,
@@ -137,7 +136,11 @@ def _append(
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
         return Applied(Outcome.AUTO_REPLY, ticket, verdict.reason)
     incoming.apply_customer_reply(
-        session, ticket, sender=sender_of(msg, mail), distributor=ctx.distributor, now=now
+        session,
+        ticket,
+        sender=author_of(msg, mail.envelope.mail_from),
+        distributor=ctx.distributor,
+        now=now,
     )
     return Applied(Outcome.APPENDED, ticket)
 
@@ -158,15 +161,20 @@ def _open(
     department = first_addressed(session, msg, own, ctx.limits.duplicate_window_minutes)
     if department is None:
         raise MessageRejected(NO_DEPARTMENT)
-    sender = sender_of(msg, mail)
+    requester = requester_of(
+        msg,
+        mail.envelope.mail_from,
+        reply_to_wins=department.reply_to_is_requester and verdict.reason != MAILING_LIST,
+        is_ours=lambda address: is_department_address(session, address),
+    )
     new = lifecycle.NewTicket(
         department_id=department.id,
         subject=msg.subject,
-        requester=sender,
+        requester=requester,
         automatic=verdict.kind is Kind.AUTO_REPLY,
         cc=tuple(msg.cc),
     )
-    actor = Actor.customer(sender)
+    actor = Actor.customer(requester)
     ticket = lifecycle.open_ticket(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
@@ -182,13 +190,23 @@ def _open(
     if auth.unverified:
         # Backscatter: answering a forged From mails whoever the forger named.
         skipped = "not sent: DMARC fails for the sender's domain; the From may be forged"
-    elif verdict.may_autorespond:
+    elif verdict.may_autorespond or _requester_reads_answers(verdict, msg, requester):
         context = AutoresponseContext(ctx.outbound, ctx.tickets, ctx.autoresponder)
         skipped = autorespond(session, ticket, context, msg.message_id or "", now)
     else:
         skipped = f"not sent: the mail may not be answered ({verdict.reason})"
     note(session, ticket, SYSTEM, Action.AUTORESPONSE, now, detail=skipped or "queued")
     return Applied(Outcome.NEW_TICKET, ticket, reason)
+
+
+def _requester_reads_answers(verdict: Classification, msg: ParsedMessage, requester: str) -> bool:
+    """A web form sending From noreply@ with the customer in Reply-To: the no-reply rule
+    is about the From address, and the autoresponse goes to the requester, who reads it."""
+    return (
+        verdict.reason == NOREPLY_SENDER
+        and requester != msg.from_address
+        and not automatic.is_noreply(requester)
+    )
 
 
 def _distrust(session: Session, found: Located, report: BounceReport | None) -> str:

@@ -1,9 +1,10 @@
 """Turning the bytes of a mail into text whatever charset it claims (or fails to claim).
 
 Mail in the wild declares charsets Python does not know (`ansi_x3.110-1983`), misspells them
-(`uft-8`), or sends raw 8-bit headers with no MIME at all. None of that may raise: every decode
-walks one chain — the declared charset, then UTF-8, then charset-normalizer's guess, then
-Latin-1, which maps every byte and therefore always succeeds.
+(`uft-8`), labels a code page with the smaller standard it extends (`supersets`), or sends raw
+8-bit headers with no MIME at all. None of that may raise: every decode walks one chain — the
+declared charset's superset, the declared charset, then UTF-8, then charset-normalizer's guess,
+then Latin-1, which maps every byte and therefore always succeeds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from email.header import decode_header
 from functools import lru_cache
 
 from charset_normalizer import from_bytes
+
+from maild.ingest.supersets import LABELS, OWN_DECODERS, SUPERSETS, iso2022_codec
 
 # RFC 2047 §5: an encoded-word may not be longer than 75 characters, but real mail folds them
 # anywhere; the stdlib's decode_header copes with that, we only check for the marker first.
@@ -33,6 +36,15 @@ _GUESS_SAMPLE = 64 * 1024
 
 # Charset names that are not codecs but say "we don't know" (RFC 2045 default is us-ascii).
 _UNKNOWN = frozenset({"unknown-8bit", "x-unknown", "unknown", "8bit", "default", ""})
+
+# Display names with encoded-words (`repair_display_names`): a whole RFC 5322 quoted-string,
+# or a run of encoded-words outside quotes. No two quantified parts share a character (a word
+# holds no whitespace), so neither can backtrack.
+_EW = r"=\?[^?\s]{1,75}\?[bBqQ]\?[^?\s]*\?="
+_NAME_PART = re.compile(rf'"(?:[^"\\]|\\.)*"|{_EW}(?:\s+{_EW})*')
+_NEXT_SPECIAL = re.compile(r"[@,;<:]")
+_SPECIALS = re.compile(r'([()<>\[\]:;@\\,."=])')
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class GuessBudget:
@@ -54,14 +66,22 @@ class GuessBudget:
 
 @lru_cache(maxsize=256)
 def lookup_codec(charset: str | None) -> str | None:
-    """The Python codec for a declared MIME charset, or None when Python has no such codec."""
+    """The codec to read a declared MIME charset with: Python's codec for the label, or the
+    superset mail clients read that label as; None when the label names no codec we have."""
+    plain = _plain_codec(charset)
+    return SUPERSETS.get(plain, plain) if plain is not None else None
+
+
+@lru_cache(maxsize=256)
+def _plain_codec(charset: str | None) -> str | None:
+    """Python's codec for a declared MIME charset, or None when Python has no such codec."""
     if charset is None:
         return None
     name = charset.strip().strip("\"'").lower()
     if name in _UNKNOWN:
         return None
     try:
-        return codecs.lookup(name).name
+        return codecs.lookup(LABELS.get(name, name)).name
     except (LookupError, ValueError):
         return None
 
@@ -75,7 +95,7 @@ def decode_bytes(
     warning then: the text is readable but may show the wrong letters). Without `guesses`
     (a caller that decodes a bounded number of values), charset-normalizer always may run.
     """
-    for codec in (lookup_codec(declared), "utf-8"):
+    for codec in _candidates(data, declared):
         text = _strict_decode(data, codec)
         if text is not None:
             return text, codec
@@ -98,11 +118,23 @@ def _sample(data: bytes) -> bytes:
     return data[: end + 1 if end > 0 else _GUESS_SAMPLE]
 
 
+def _candidates(data: bytes, declared: str | None) -> tuple[str, ...]:
+    """The codecs tried in turn before guessing: the declared charset's superset, the
+    declared charset itself (a byte the superset lacks), UTF-8. When nothing but ASCII is
+    declared, 7-bit bytes carrying ISO 2022 escape sequences are read in that encoding: as
+    ASCII they would keep `ESC $ B` and the letters' JIS codes (RFC 1468 mail of old clients
+    that wrote no MIME headers at all)."""
+    plain, superset = _plain_codec(declared), lookup_codec(declared)
+    escaped = iso2022_codec(data) if plain in (None, "ascii") else None
+    return tuple(dict.fromkeys(c for c in (escaped, superset, plain, "utf-8") if c))
+
+
 def _strict_decode(data: bytes, codec: str | None) -> str | None:
     if codec is None:
         return None
+    own = OWN_DECODERS.get(codec)
     try:
-        text = data.decode(codec)
+        text = own(data) if own is not None else data.decode(codec)
         # Some codecs (utf-16 and kin) yield lone surrogates: not text anyone can store or show.
         text.encode("utf-8")
     except (UnicodeError, LookupError):
@@ -120,6 +152,53 @@ def decode_surrogates(value: str, guesses: GuessBudget | None = None) -> str:
     return value
 
 
+def decode_escapes(value: str) -> str:
+    """A header written raw in an ISO 2022 encoding (old Japanese clients put ISO-2022-JP
+    into Subject and From with no encoded-word), decoded; any other value as it is."""
+    if "\x1b" not in value or not value.isascii():
+        return value
+    raw = value.encode("ascii")
+    decoded = _strict_decode(raw, iso2022_codec(raw))
+    return value if decoded is None else decoded
+
+
+def repair_display_names(text: str, guesses: GuessBudget | None = None) -> str:
+    """Address header text with its display names' encoded-words decoded by our charset chain
+    and written as quoted strings, for the strict parser.
+
+    Clients put encoded-words inside a quoted display name (`"=?gb2312?B?…?=" <a@b>`: Foxmail,
+    some Outlook versions) and against the `<` that follows; RFC 2047 §5 forbids both, the
+    parser flags them and the whole header would be dropped; every mail client decodes them.
+    And the parser's own decoding knows only Python's codecs, not the supersets clients write
+    (ISO-2022-JP with ①, gb2312 with GBK). The decoded name stays inside quotes with every
+    special character escaped, so nothing it says can become an address or end a comment; only
+    a name followed by its `<addr>` is decoded, never a local part (`"=?…?="@host`)."""
+    if _ENCODED_WORD not in text or len(text) > _MAX_DECODED:
+        return text
+    return _NAME_PART.sub(lambda found: _quoted_name(found, guesses), text)
+
+
+def _quoted_name(found: re.Match[str], guesses: GuessBudget | None) -> str:
+    written = found.group()
+    if _ENCODED_WORD not in written or "\\" in written or not _is_name(found):
+        return written
+    inner = written[1:-1] if written.startswith('"') else written
+    name = _CONTROLS.sub(" ", decode_header_text(inner, guesses))
+    return '"' + _SPECIALS.sub(r"\\\1", name) + '"'
+
+
+def _is_name(found: re.Match[str]) -> bool:
+    """A display name is followed by its `<addr>` (or a group's name by `:`) before any `@`,
+    `,` or `;`: a local part (`"=?…?="@host`, `=?…?=(comment)@host`) is not."""
+    text = found.string
+    follows = _NEXT_SPECIAL.search(text, found.end())
+    return (
+        not text.endswith("@", 0, found.start())
+        and follows is not None
+        and (follows.group() in "<:")
+    )
+
+
 def unfold(value: str) -> str:
     """RFC 5322 §2.2.3: unfolding removes the CRLF before folding whitespace."""
     return _FOLD.sub(" ", value).strip()
@@ -131,7 +210,7 @@ def decode_header_text(value: str, guesses: GuessBudget | None = None) -> str:
     Without `guesses`, the value gets a budget of its own: one value may hold thousands of
     encoded-words in unknown charsets."""
     guesses = guesses if guesses is not None else GuessBudget()
-    text = unfold(decode_surrogates(value, guesses))
+    text = decode_escapes(unfold(decode_surrogates(value, guesses)))
     if _ENCODED_WORD not in text:
         return text
     decoded: list[str] = []

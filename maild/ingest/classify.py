@@ -82,6 +82,7 @@ def _is_heuristic_bounce(ev: Evidence) -> bool:
 
 _PRECEDENCE_LIST = _header_is("precedence", r"^\s*list\b")
 MAILING_LIST = "mailing-list"  # the rule's name: apply keeps a list's addresses off the ticket
+NOREPLY_SENDER = "noreply-sender"  # apply answers a Reply-To that is the requester all the same
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -202,7 +203,7 @@ RULES: tuple[Rule, ...] = (
         _header_is("x-auto-response-suppress", r"^\s*(?!none\b)\S"),
     ),
     Rule(
-        "noreply-sender",
+        NOREPLY_SENDER,
         "sent from a no-reply address: nobody reads an answer",
         Kind.NORMAL,
         lambda ev: automatic.is_noreply(ev.msg.from_address),

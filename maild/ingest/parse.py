@@ -22,7 +22,14 @@ from functools import lru_cache
 from maild.errors import MessageRejected
 from maild.ingest.addresses import Mailbox, parse_mailboxes
 from maild.ingest.bodies import Attachment, Bodies, default_filename, extract_bodies
-from maild.ingest.charsets import GuessBudget, decode_header_text
+from maild.ingest.charsets import (
+    GuessBudget,
+    decode_escapes,
+    decode_header_text,
+    decode_surrogates,
+    repair_display_names,
+    unfold,
+)
 from maild.ingest.htmltext import html_to_text
 from maild.ingest.mime import check_raw_limits, check_tree_limits, parse_tree, walk
 from maild.ingest.uuencode import extract_uuencoded
@@ -43,6 +50,7 @@ class ParsedMessage:
     subject: str
     from_address: str | None  # the first From mailbox; None when absent or ambiguous
     from_name: str
+    sender: str | None  # the Sender mailbox (RFC 5322 §3.6.2: who sent it for the author)
     reply_to: tuple[str, ...]
     to: tuple[str, ...]
     cc: tuple[str, ...]
@@ -82,16 +90,17 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     headers = tuple(
         (name, decode_header_text(str(value), guesses)) for name, value in tree.raw_items()
     )
-    sender, from_name = _sender(_raw_values(tree, "from"), warnings)
+    author, from_name = _first_mailbox(tree, "from", guesses, warnings)
     html = "\n".join(bodies.html)
     text = "\n".join(bodies.text) if bodies.text else html_to_text(html, warnings)
     return ParsedMessage(
         subject=_first(headers, "subject") or "",
-        from_address=sender,
+        from_address=author,
         from_name=from_name,
-        reply_to=_addresses(tree, "reply-to", warnings),
-        to=_addresses(tree, "to", warnings),
-        cc=_addresses(tree, "cc", warnings),
+        sender=_first_mailbox(tree, "sender", guesses, warnings)[0],
+        reply_to=_addresses(tree, "reply-to", guesses, warnings),
+        to=_addresses(tree, "to", guesses, warnings),
+        cc=_addresses(tree, "cc", guesses, warnings),
         date=_date(_first(headers, "date"), warnings),
         message_id=_message_id(_first(headers, "message-id")),
         in_reply_to=_message_id(_first(headers, "in-reply-to")),
@@ -148,16 +157,20 @@ def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == name), None)
 
 
-def _sender(values: list[str], warnings: list[str]) -> tuple[str | None, str]:
+def _first_mailbox(
+    tree: Message, name: str, guesses: GuessBudget, warnings: list[str]
+) -> tuple[str | None, str]:
+    """The address and display name of the first mailbox of the first `name` header."""
+    values = _raw_values(tree, name)
     if not values:
         return None, ""
-    mailboxes, ok = _mailboxes(str(values[0]))
+    mailboxes, ok = _mailboxes(_address_text(values[0], guesses))
     if not ok:
-        warnings.append("From header is ambiguous or malformed; no sender address taken")
+        warnings.append(f"{name.capitalize()} header is ambiguous or malformed; no address taken")
     if not mailboxes:
         return None, ""
     if len(mailboxes) > 1:
-        warnings.append("From header names several mailboxes; the first is the sender")
+        warnings.append(f"{name.capitalize()} header names several mailboxes; the first is taken")
     return mailboxes[0].address, mailboxes[0].name
 
 
@@ -169,17 +182,26 @@ def _raw_values(tree: Message, name: str) -> list[str]:
     return [value for key, value in tree.raw_items() if key.lower() == wanted]
 
 
-def _addresses(tree: Message, name: str, warnings: list[str]) -> tuple[str, ...]:
+def _addresses(
+    tree: Message, name: str, guesses: GuessBudget, warnings: list[str]
+) -> tuple[str, ...]:
     found: list[Mailbox] = []
     values = _raw_values(tree, name)
     if len(values) > _MAX_ADDRESS_FIELDS:
         warnings.append(f"{len(values)} {name} headers; only the first {_MAX_ADDRESS_FIELDS} read")
     for value in values[:_MAX_ADDRESS_FIELDS]:
-        mailboxes, ok = _mailboxes(str(value))
+        mailboxes, ok = _mailboxes(_address_text(value, guesses))
         if not ok:
             warnings.append(f"{name} header is ambiguous or malformed; its addresses are dropped")
         found.extend(mailboxes)
     return tuple(dict.fromkeys(m.address for m in found))
+
+
+def _address_text(value: object, guesses: GuessBudget) -> str:
+    """An address header's text as mail clients read it: raw 8-bit or ISO-2022-JP decoded,
+    unfolded, encoded-words in quoted display names decoded; the strict parser comes next."""
+    text = unfold(decode_surrogates(str(value), guesses))
+    return repair_display_names(decode_escapes(text), guesses)
 
 
 def _date(value: str | None, warnings: list[str]) -> datetime | None:

@@ -29,6 +29,8 @@ _PREFIX = re.compile(
 )
 # Prefixes are looked for in the subject's first characters only.
 _PREFIX_SPAN = 1000
+# Mangled tags too: a person types them near the front, and the check per match is not free.
+_TAG_SPAN = 1000
 
 
 # A ticket prefix as configs write them ("SUP", "HLP", "H.D"), bounded in length.
@@ -77,10 +79,8 @@ def find_ticket_refs(
             from_returned_message=True,
         )
     named = (msg.in_reply_to, *reversed(msg.references))
-    return TicketRefs(
-        tag_numbers=find_tag_numbers(msg.subject, settings),
-        message_ids=_maild_ids(named),
-    )
+    tags = find_tag_numbers(msg.subject, settings) + find_mangled_tags(msg.subject, settings)
+    return TicketRefs(tag_numbers=tuple(dict.fromkeys(tags)), message_ids=_maild_ids(named))
 
 
 def find_tag_numbers(subject: str, settings: TicketSettings) -> tuple[str, ...]:
@@ -90,6 +90,24 @@ def find_tag_numbers(subject: str, settings: TicketSettings) -> tuple[str, ...]:
     pattern = _tag_pattern(settings.subject_tag, settings.number_format)
     numbers = (_canonical(m, settings) for m in pattern.finditer(subject))
     return tuple(dict.fromkeys(numbers))
+
+
+def find_mangled_tags(subject: str, settings: TicketSettings) -> tuple[str, ...]:
+    """Ticket numbers of tags as people and clients mangle them, `#SUP-000001` (brackets
+    dropped) and `[SUP-000001]` (hash dropped), canonical form, first first. They are read
+    under the reply policy like a whole tag; to keep order and reference numbers out, only
+    with the current prefix (a number format without one has no mangled form: `#100234` is
+    an order), only as the number format writes it (`#SUP-0000012` is not SUP-000012), and
+    only standing alone: not inside a word, a URL or a longer code (`#SUP-000001-7`)."""
+    pattern = _mangled_pattern(settings.prefix, settings.number_format)
+    if pattern is None:
+        return ()
+    found = []
+    for match in pattern.finditer(subject[:_TAG_SPAN]):
+        number = _canonical(match, settings)
+        if number.lower() == match.group("number").lower():
+            found.append(number)
+    return tuple(dict.fromkeys(found))
 
 
 def _maild_ids(ids: tuple[str | None, ...]) -> tuple[MessageIdRef, ...]:
@@ -128,7 +146,21 @@ def _tag_pattern(tag: str, number_format: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=16)
-def _number_pattern(number_format: str) -> str:
+def _mangled_pattern(prefix: str, number_format: str) -> re.Pattern[str] | None:
+    fields = {field for _, field, _, _ in string.Formatter().parse(number_format)}
+    if "prefix" not in fields or not any(char.isalpha() for char in prefix):
+        return None
+    number = f"(?P<number>{_number_pattern(number_format, re.escape(prefix))})"
+    # `#NUMBER` not after a word, URL or code character, and not before one (nor before
+    # `-7`, `.5`, `/2`); `[NUMBER]` (a space inside the brackets allowed) not after a word.
+    return re.compile(
+        rf"(?<![\w#/.\[-])(?:(?P<hash>#)|\[ ?){number}(?(hash)(?![\w#]|[-./]\w)| ?\])",
+        re.IGNORECASE,
+    )
+
+
+@lru_cache(maxsize=16)
+def _number_pattern(number_format: str, prefix: str = _PREFIX_SHAPE) -> str:
     """The regex of a number made by `number_format` under any prefix: `{prefix}-{seq:06d}`
     → `(?P<prefix>…)-(?P<seq>\\d{6,})`. The prefix's runs are bounded, so the regex cannot
     backtrack far where the prefix and the sequence touch (`{prefix}{seq}`)."""
@@ -136,7 +168,7 @@ def _number_pattern(number_format: str) -> str:
     for literal, field, spec, _conv in string.Formatter().parse(number_format):
         parts.append(re.escape(literal))
         if field == "prefix":
-            parts.append("(?P=prefix)" if "(?P<prefix>" in "".join(parts) else _PREFIX_SHAPE)
+            parts.append("(?P=prefix)" if "(?P<prefix>" in "".join(parts) else prefix)
         elif field == "seq":
             width = re.match(r"0?(\d+)", spec or "")
             parts.append(rf"(?P<seq>\d{{{width.group(1)},}})" if width else r"(?P<seq>\d+)")

@@ -1,4 +1,5 @@
-"""Departments: their addresses, brand, default group, autoresponder and auto-close."""
+"""Departments: their addresses, brand, default group, autoresponder, auto-close, and whether
+a Reply-To names the requester."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class DepartmentSpec:
     autoresponder_body: str | Keep = KEEP  # empty = no autoresponder
     autoresponder_html: str | Keep = KEEP
     auto_close_after_minutes: int | None | Keep = KEEP  # None = never
+    reply_to_is_requester: bool | Keep = KEEP  # a Reply-To naming one mailbox is the requester
 
 
 def department_state(session: Session, department: Department) -> dict[str, Any]:
@@ -44,6 +46,7 @@ def department_state(session: Session, department: Department) -> dict[str, Any]
         "autoresponder_body": department.autoresponder_body,
         "autoresponder_html": department.autoresponder_html,
         "auto_close_after_minutes": department.auto_close_after_minutes,
+        "reply_to_is_requester": department.reply_to_is_requester,
     }
 
 
@@ -121,6 +124,8 @@ def _apply(session: Session, department: Department, values: dict[str, Any]) -> 
         if minutes is not None and minutes < 1:
             raise InvalidRequest("auto_close_after_minutes must be at least 1, or null for never")
         department.auto_close_after_minutes = minutes
+    if "reply_to_is_requester" in values:
+        department.reply_to_is_requester = values["reply_to_is_requester"]
     if "addresses" in values:
         _set_addresses(session, department, values["addresses"])
     if "default_group" in values:

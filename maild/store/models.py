@@ -95,6 +95,8 @@ class Department(Base):
     autoresponder_html: Mapped[str] = mapped_column(sa.Text, default="")
     # Waiting tickets idle longer than this become closed; None = never (seed: auto-close).
     auto_close_after_minutes: Mapped[int | None] = mapped_column()
+    # A Reply-To naming one mailbox names the requester of a new ticket (web forms).
+    reply_to_is_requester: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     brand: Mapped[Brand] = relationship()
     addresses: Mapped[list[DepartmentAddress]] = relationship(

@@ -176,3 +176,16 @@ def test_raising_a_members_max_tickets_drains_the_queue(api: Api) -> None:
     assert api.ok("root", "GET", f"/tickets/{number}")["agent"] is None
     api.ok("root", "PUT", "/groups/Desk/members/bob", json={"max_tickets": 3})
     assert api.ok("root", "GET", f"/tickets/{number}")["agent"] == "bob"
+
+
+def test_reply_to_as_requester_is_a_department_setting(api: Api) -> None:
+    form = mail(sender="Shop <wordpress@shop.test>").replace(
+        b"\nSubject:", b"\nReply-To: dave@customer.test\nSubject:", 1
+    )
+    assert api.ok("root", "GET", "/departments/Support")["reply_to_is_requester"] is True
+    first = api.receive(form)
+    assert api.ok("alice", "GET", f"/tickets/{first}")["requester"] == "dave@customer.test"
+    off = api.ok("root", "PATCH", "/departments/Support", json={"reply_to_is_requester": False})
+    assert off["reply_to_is_requester"] is False
+    second = api.receive(form.replace(b"Printer on fire", b"Printer still on fire"))
+    assert api.ok("alice", "GET", f"/tickets/{second}")["requester"] == "wordpress@shop.test"

@@ -11,6 +11,7 @@ from maild.ingest.parse import ParsedMessage, parse_message
 from maild.ingest.thread import (
     MessageIdRef,
     TicketRefs,
+    find_mangled_tags,
     find_tag_numbers,
     find_ticket_refs,
     strip_reply_prefixes,
@@ -181,3 +182,51 @@ def test_mail_without_references_names_no_ticket() -> None:
     refs = find_ticket_refs(parse_fixture("html-only.eml"), TICKETS)
     assert refs == TicketRefs()
     assert refs.number is None
+
+
+# --- issue 13 item 6: tags as people mangle them ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: #SUP-000001 printer",
+        "Re: [SUP-000001] printer",
+        "AW: [ SUP-000001 ] Drucker",
+        "#sup-000001",
+        "Re:#SUP-000001",
+        "printer (#SUP-000001).",
+    ],
+)
+def test_mangled_tags_name_the_ticket(subject: str) -> None:
+    assert find_mangled_tags(subject, TICKETS) == ("SUP-000001",)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Order ABC#SUP-000001 shipped",  # inside a longer word
+        "see https://shop.example/#SUP-000001",  # a URL's fragment
+        "Order #SUP-000001-7",  # a longer code
+        "#SUP-000001/2",
+        "#SUP-000001abc",
+        "#SUP-0000012",  # not as the number format writes it
+        "#HLP-000001",  # another prefix: tags of a former one keep their brackets
+        "SUP-000001 without a mark",
+        "x[SUP-000001]",
+    ],
+)
+def test_look_alikes_of_a_mangled_tag_are_not_tags(subject: str) -> None:
+    assert find_mangled_tags(subject, TICKETS) == ()
+
+
+def test_a_number_format_without_a_prefix_has_no_mangled_form() -> None:
+    # `#100234` is an order number far more often than a ticket.
+    settings = TicketSettings(number_format="{seq:06d}")
+    assert find_mangled_tags("Re: #100234 shipped", settings) == ()
+
+
+def test_mangled_tags_are_tried_after_whole_tags() -> None:
+    raw = b"From: a@b.example\nSubject: #SUP-000002 and [#SUP-000003]\n\nbody\n"
+    msg = parse_message(raw, IngestLimits())
+    assert find_ticket_refs(msg, TICKETS).tag_numbers == ("SUP-000003", "SUP-000002")
