@@ -402,6 +402,7 @@ Petra
 
 --0000000000004f3c290612a9e8cf
 Content-Type: text/html; charset="UTF-8"
+Content-Transfer-Encoding: quoted-printable
 
 <div dir="ltr">Hello,<div><br></div><div>this mail says my parcel was delivered, b=
 ut nothing arrived. Can you check with the carrier?</div><div><br></div><div>Petra</div></div>
@@ -462,7 +463,9 @@ def write_fixtures(folder: str) -> None:
     ca, cert, key = signing_identity("jane.doe@kunde.example", "Jane Doe")
     p7m = signed_data(_OUTLOOK_SIGNED_INNER.encode(), cert, key, ca)
     (out / "outlook-smime-opaque-signed.eml").write_text(_OUTLOOK_SIGNED.format(p7m=wrap76(p7m)))
-    invite = _OUTLOOK_INVITE.format(plain=_b64(_OUTLOOK_INVITE_PLAIN), ics=_b64(_OUTLOOK_INVITE_ICS))
+    invite = _OUTLOOK_INVITE.format(
+        plain=_b64(_OUTLOOK_INVITE_PLAIN), ics=_b64(_OUTLOOK_INVITE_ICS)
+    )
     (out / "outlook-meeting-request.eml").write_text(invite)
     (out / "gmail-forward-as-attachment.eml").write_text(_GMAIL_FORWARD)
 
