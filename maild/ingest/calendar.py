@@ -32,14 +32,13 @@ def calendar_note(data: bytes) -> str:
     try:
         calendar = Calendar.from_ical(data.decode("utf-8", "replace"))
         events = [c for c in calendar.subcomponents if c.name == "VEVENT"]
-        if not events:
-            raise ValueError("calendar holds no event")
-        lines = _event_lines(str(calendar.get("method", "")).upper(), events[0])
-    except ValueError:
-        raise
-    # A third-party parser on hostile text (RecursionError, KeyError on a broken zone...).
+        lines = _event_lines(str(calendar.get("method", "")).upper(), events[0]) if events else []
+    # A third-party parser on hostile text (ValueError, RecursionError, KeyError on a broken
+    # zone...); its message would quote the hostile line, so only the kind is kept.
     except Exception as exc:
         raise ValueError(f"calendar could not be read ({type(exc).__name__})") from exc
+    if not events:
+        raise ValueError("calendar holds no event")
     if len(events) > 1:
         lines.append(f"(and {len(events) - 1} more events in the calendar)")
     return "\n".join(lines)

@@ -109,9 +109,14 @@ def _attached_mail(part: Message, opening: _Opening) -> Message:
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):  # not split (an encoded message/rfc822): as it came
         return _as_attachment(part, "forwarded-message.eml")
-    leaf = _headers_of(part, drop=("content-transfer-encoding",))
+    leaf = Message()
+    for name, value in part.raw_items():
+        if name.lower() != "content-transfer-encoding":  # the bytes below are as they came
+            leaf[name] = value
     leaf.set_payload(_mail_bytes(inner).decode("ascii", "surrogateescape"))
-    return _as_attachment(leaf, _mail_filename(inner, opening.guesses))
+    if leaf.get_content_disposition() != "attachment" or not leaf.get_filename():
+        _mark_attachment(leaf, leaf.get_filename() or _mail_filename(inner, opening.guesses))
+    return leaf
 
 
 def _mail_bytes(mail: Message) -> bytes:
@@ -128,23 +133,18 @@ def _mail_filename(mail: Message, guesses: GuessBudget) -> str:
 
 
 def _as_attachment(part: Message, default_name: str) -> Message:
-    """`part` marked as an attachment with a file name, so no extractor reads it as text."""
+    """A copy of leaf `part` marked as an attachment with a file name, so no extractor reads
+    it as text. A copy of the whole leaf: `get_payload()` would replace its 8-bit bytes."""
     if part.get_content_disposition() == "attachment" and part.get_filename():
         return part
-    leaf = _headers_of(part, drop=("content-disposition",))
-    leaf.set_payload(part.get_payload())
-    leaf.add_header(
-        "Content-Disposition", "attachment", filename=part.get_filename() or default_name
-    )
+    leaf = copy.deepcopy(part)
+    _mark_attachment(leaf, part.get_filename() or default_name)
     return leaf
 
 
-def _headers_of(part: Message, drop: tuple[str, ...]) -> Message:
-    leaf = Message()
-    for name, value in part.raw_items():
-        if name.lower() not in drop:
-            leaf[name] = value
-    return leaf
+def _mark_attachment(leaf: Message, filename: str) -> None:
+    del leaf["content-disposition"]
+    leaf.add_header("Content-Disposition", "attachment", filename=filename)
 
 
 def _count_parts(tree: Message) -> int:
