@@ -285,7 +285,8 @@ def _print_detail(detail: dict[str, Any]) -> None:
 
 def _print_contents(message: dict[str, Any]) -> None:
     """A message's text, then each attachment; a forwarded mail with its headers and text."""
-    print(_indented(message["text"], 6))
+    if message["text"].strip():
+        print(_indented(message["text"], 6))
     for file in message["files"]:
         print(f"      Attachment: {terminal_line(file['filename'])} "
               f"({terminal_line(file['content_type'])}, {file['size']} bytes)")  # fmt: skip
@@ -300,7 +301,8 @@ def _print_contents(message: dict[str, Any]) -> None:
             value = ", ".join(mail[key]) if isinstance(mail[key], list) else mail[key]
             if value:
                 print(f"        {label + ':':<9}{terminal_line(value)}")
-        print(_indented(mail["text"], 8))
+        if mail["text"].strip():
+            print(_indented(mail["text"], 8))
         for name in mail["attachments"]:
             print(f"        Attachment: {terminal_line(name)}")
 

@@ -316,3 +316,25 @@ def test_any_bytes_in_a_container_keep_the_part_and_the_text(headers: str, data:
     msg = _mail(headers, data)
     assert msg.text.startswith("The customer's own words.")
     assert len(msg.attachments) >= 1 and any(a.data == data for a in msg.attachments)
+
+
+def test_an_invitation_that_is_the_whole_mail_is_kept_and_summarised() -> None:
+    # iOS Calendar's shape: the mail's one part is the calendar.
+    raw = (
+        "From: Jane <jane@kunde.example>\nTo: support@example.com\nSubject: Invitation\n"
+        "MIME-Version: 1.0\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\n" + ICS
+    ).encode()
+    msg = parse_message(raw, LIMITS)
+    assert _names(msg) == ["invite.ics"]
+    assert msg.text.startswith("Meeting request: Onboarding call\n")
+
+
+def test_a_mail_that_is_only_a_forwarded_mail_has_no_text_of_its_own() -> None:
+    raw = (
+        b"From: Jane <jane@kunde.example>\nTo: support@example.com\nSubject: Fwd\n"
+        b"MIME-Version: 1.0\nContent-Type: message/rfc822\n\n"
+        b"From: x@shop.example\nSubject: inner one\n\ninner body\n"
+    )
+    msg = parse_message(raw, LIMITS)
+    assert msg.text == "" and _names(msg) == ["inner one.eml"]
+    assert msg.subject == "Fwd"
