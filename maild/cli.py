@@ -35,13 +35,14 @@ from maild.config import load_settings
 from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
+from maild.ingest.attached import MAIL_TYPES, read_attached_mail
 from maild.liveness import ServiceBoard
 from maild.logs import configure_daemon_logging
 from maild.provision import ProvisionReport, apply_config, create_api_token, revoke_api_tokens
 from maild.runtime import opened_store, safe_url
-from maild.settings import LogFormat, Settings
+from maild.settings import IngestLimits, LogFormat, Settings
 from maild.store.db import Store, upgrade_schema
-from maild.store.models import Agent, Group
+from maild.store.models import Agent, Attachment, Group
 from maild.terminal import json_line, terminal_line, terminal_text
 from maild.tickets.lookup import get_ticket
 from maild.tickets.rows import TicketRow
@@ -237,11 +238,21 @@ def _short(age: timedelta) -> str:
 def _cmd_ticket_show(settings: Settings, args: argparse.Namespace) -> int:
     with opened_store(settings) as store, store.sessions() as session:
         detail = ticket_detail(session, get_ticket(session, args.number), _now())
+        _read_attached_mails(session, detail, settings.ingest)
     if args.json:
         print(json_line(detail))
     else:
         _print_detail(detail)
     return 0
+
+
+def _read_attached_mails(session: Session, detail: dict[str, Any], limits: IngestLimits) -> None:
+    """A forwarded mail's headers and text beside its attachment entry (issue 13 item 8)."""
+    for message in detail["messages"]:
+        for file in message["files"]:
+            if file["content_type"] in MAIL_TYPES:
+                data = session.scalar(sa.select(Attachment.data).where(Attachment.id == file["id"]))
+                file["mail"] = read_attached_mail(data or b"", limits).as_json()
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
@@ -258,10 +269,11 @@ def _print_detail(detail: dict[str, Any]) -> None:
         if d[label]:
             print(f"{label.capitalize() + ':':<12} {terminal_line(', '.join(d[label]))}")
     print("\nMessages:")
-    for m in _lines(detail["messages"]):
+    for m, message in zip(_lines(detail["messages"]), detail["messages"], strict=True):
         attachments = f" [{m['attachments']} attachment(s)]" if m["attachments"] != "0" else ""
         print(f"  {m['date'] or '-'}  {m['direction']:<3} {m['kind']:<10} {m['from']}: "
               f"{m['subject']}{attachments}")  # fmt: skip
+        _print_contents(message)
     print("\nComments:")
     for c, body in zip(_lines(detail["comments"]), detail["comments"], strict=True):
         print(f"  {c['created_at']}  {c['kind']}: {terminal_text(body['body'])}")
@@ -271,6 +283,36 @@ def _print_detail(detail: dict[str, Any]) -> None:
         # Who really wrote a mail is read here: the verdict is in the entry's detail.
         verdict = f": {h['detail']}" if h["action"] == "sender_auth" else ""
         print(f"  {h['at']}  {h['actor']}  {h['action']}{change}{verdict}")
+
+
+def _print_contents(message: dict[str, Any]) -> None:
+    """A message's text, then each attachment; a forwarded mail with its headers and text."""
+    if message["text"].strip():
+        print(_indented(message["text"], 6))
+    for file in message["files"]:
+        print(f"      Attachment: {terminal_line(file['filename'])} "
+              f"({terminal_line(file['content_type'])}, {file['size']} bytes)")  # fmt: skip
+        mail = file.get("mail")
+        if mail is None:
+            continue
+        if mail["error"]:
+            print(f"        (not readable: {terminal_line(mail['error'])})")
+            continue
+        for label, key in (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Date", "date"),
+                           ("Subject", "subject")):  # fmt: skip
+            value = ", ".join(mail[key]) if isinstance(mail[key], list) else mail[key]
+            if value:
+                print(f"        {label + ':':<9}{terminal_line(value)}")
+        if mail["text"].strip():
+            print(_indented(mail["text"], 8))
+        for name in mail["attachments"]:
+            print(f"        Attachment: {terminal_line(name)}")
+
+
+def _indented(text: str, spaces: int) -> str:
+    pad = " " * spaces
+    lines = terminal_text(text.strip("\n")).split("\n")
+    return "\n".join((pad + line).rstrip() for line in lines)
 
 
 def _lines(entries: list[dict[str, Any]]) -> list[dict[str, str]]:

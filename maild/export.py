@@ -50,13 +50,16 @@ def tickets_with_messages(
 
 
 def ticket_detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """One ticket as `maild ticket show --json` prints it: the export record plus comments
-    and history."""
+    """One ticket as `maild ticket show --json` prints it: the export record plus each
+    message's text and attachments, comments and history."""
     (record,) = tickets_with_messages(session, [ticket.id], now)
     history = session.scalars(
         sa.select(History).where(History.ticket_id == ticket.id).order_by(History.at, History.id)
     )
+    contents = _contents(session, ticket.id)
+    messages = [m | c for m, c in zip(record["messages"], contents, strict=True)]
     return record | {
+        "messages": messages,
         "comments": [
             {"kind": str(c.kind), "body": c.body, "created_at": _json(c.created_at)}
             for c in comments(session, ticket)
@@ -73,6 +76,37 @@ def ticket_detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, 
             for h in history
         ],
     }
+
+
+def _contents(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """Each message's text and its attachments (without their bytes), in `_messages`' order."""
+    query = (
+        sa.select(Message.id, Message.text)
+        .where(Message.ticket_id == ticket_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    contents = {row.id: {"text": row.text, "files": []} for row in session.execute(query)}
+    files = (
+        sa.select(
+            Attachment.id,
+            Attachment.message_id,
+            Attachment.filename,
+            Attachment.content_type,
+            Attachment.size,
+        )  # fmt: skip
+        .where(Attachment.message_id.in_(list(contents)))
+        .order_by(Attachment.id)
+    )
+    for row in session.execute(files):
+        contents[row.message_id]["files"].append(
+            {
+                "id": row.id,
+                "filename": row.filename,
+                "content_type": row.content_type,
+                "size": row.size,
+            }  # fmt: skip
+        )
+    return list(contents.values())
 
 
 def row_json(row: TicketRow) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class Bodies:
     text: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    # What maild adds below the text (a meeting's time, an S/MIME signature's check), never
+    # mistaken for the sender's words: parse.py appends them after the text it chose.
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     parser: str = "mail-parser"
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from maild.errors import MessageRejected
 from maild.ingest.addresses import Mailbox, parse_mailboxes
-from maild.ingest.bodies import Attachment, Bodies, default_filename, extract_bodies
+from maild.ingest.bodies import Attachment, Bodies, default_filename
 from maild.ingest.charsets import (
     GuessBudget,
     decode_escapes,
@@ -30,6 +30,7 @@ from maild.ingest.charsets import (
     repair_display_names,
     unfold,
 )
+from maild.ingest.containers import read_bodies
 from maild.ingest.htmltext import html_to_text
 from maild.ingest.mime import check_raw_limits, check_tree_limits, parse_tree, walk
 from maild.ingest.uuencode import extract_uuencoded
@@ -93,6 +94,8 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     author, from_name = _first_mailbox(tree, "from", guesses, warnings)
     html = "\n".join(bodies.html)
     text = "\n".join(bodies.text) if bodies.text else html_to_text(html, warnings)
+    if bodies.notes:
+        text = "\n\n".join(piece.rstrip("\n") for piece in (text, *bodies.notes) if piece)
     return ParsedMessage(
         subject=_first(headers, "subject") or "",
         from_address=author,
@@ -117,7 +120,7 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
 
 
 def _read_bodies(tree: Message, limits: IngestLimits, guesses: GuessBudget) -> Bodies:
-    bodies = extract_bodies(tree, guesses)
+    bodies = read_bodies(tree, limits, guesses)
     bodies.text = [_newlines(text) for text in bodies.text]
     bodies.html = [_newlines(html) for html in bodies.html]
     _move_uuencoded_to_attachments(bodies)

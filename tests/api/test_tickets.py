@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import email
+
 import pytest
 
 from tests.api.conftest import Api, mail
+from tests.conftest import FIXTURES
 
 SCRIPTED = '<p onclick="steal()">Hello<script>alert(1)</script></p><img src="x" onerror="y()">'
 
@@ -183,3 +186,18 @@ def test_patch_changes_status_priority_pin_subject_and_email(api: Api) -> None:
     queued = api.receive(mail("Other"))
     refused = api.call("alice", "PATCH", f"/tickets/{queued}", json={"pinned": True})
     assert refused.status_code == 409 and "queue" in refused.json()["error"]["message"]
+
+
+def test_a_forwarded_mail_downloads_as_an_eml_that_opens_as_mail(api: Api) -> None:
+    # Issue 13 item 8: Gmail's forward as attachment, openable by the agent's mail client.
+    raw = (FIXTURES / "gmail-forward-as-attachment.eml").read_bytes()
+    number = api.receive(raw.replace(b"To: support@example.com", b"To: support@acme.test"))
+    detail = api.ok("alice", "GET", f"/tickets/{number}")
+    assert "Tracking number" not in detail["messages"][0]["text"]
+    (attachment,) = detail["attachments"]
+    assert attachment["filename"] == "Your order 4711 has shipped.eml"
+    response = api.client.get(attachment["url"], headers=_auth(api, "alice"))
+    assert response.headers["content-type"].startswith("message/rfc822")
+    forwarded = email.message_from_bytes(response.content)
+    assert forwarded["Message-ID"] == "<order-4711-shipped@shop.example>"
+    assert forwarded.get_content_type() == "multipart/alternative"

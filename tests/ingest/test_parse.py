@@ -160,12 +160,29 @@ def test_digests_nested_nine_levels_deep_parse_within_the_default_limit() -> Non
     assert msg.text
 
 
-@pytest.mark.corpora
 def test_mailparser_failure_falls_back_to_the_stdlib() -> None:
-    msg = parse_corpus("sisimai-set-of-emails/maildir/bsd/lhost-sendgrid-02.eml")
+    # The shape of sisimai's lhost-sendgrid-02: cut off in a nested part's preamble, so the
+    # mail has no epilogue and mail-parser's epilogue recovery raises AttributeError.
+    raw = (
+        b"From: a@example.org\nTo: support@example.com\nSubject: cut off\n"
+        b'Content-Type: multipart/mixed; boundary="outer"\n\n'
+        b"--outer\nContent-Type: text/plain\n\nHello, the printer is broken.\n"
+        b'--outer\nContent-Type: multipart/alternative; boundary="never-there"\n\n'
+        b"This is a multi-part message in MIME format...\n"
+    )
+    msg = parse_message(raw, LIMITS)
     assert msg.parser == "stdlib"
     assert any("mail-parser failed" in w for w in msg.warnings)
-    assert msg.text
+    assert "printer is broken" in msg.text
+
+
+@pytest.mark.corpora
+def test_a_returned_mail_is_one_attachment_whatever_breaks_inside_it() -> None:
+    msg = parse_corpus("sisimai-set-of-emails/maildir/bsd/lhost-sendgrid-02.eml")
+    assert msg.parser == "mail-parser"  # the broken structure is inside the returned mail
+    assert [a.content_type for a in msg.attachments] == ["message/rfc822"]
+    assert b"Subject: [Debug:1] test" in msg.attachments[0].data
+    assert "automatically generated message from SendGrid" in msg.text
 
 
 @pytest.mark.corpora
