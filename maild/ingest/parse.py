@@ -44,6 +44,9 @@ _MSG_ID = re.compile(r"<[^<>\s]+>")
 _mailboxes = lru_cache(maxsize=1024)(parse_mailboxes)
 # Mail has one To and one Cc; a thousand of them would each cost a parse (and a charset guess).
 _MAX_ADDRESS_FIELDS = 16
+# RFC 5322 §2.1.1's line limit: no mail client writes a longer subject, and no agent reads one.
+_MAX_SUBJECT = 998
+_MAX_NAME = 256  # a display name, as shown beside the address
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,9 @@ def parse_message(raw: bytes, limits: IngestLimits) -> ParsedMessage:
     if bodies.notes:
         text = "\n\n".join(piece.rstrip("\n") for piece in (text, *bodies.notes) if piece)
     return ParsedMessage(
-        subject=_first(headers, "subject") or "",
+        subject=_cut(_first(headers, "subject") or "", _MAX_SUBJECT, "Subject", warnings),
         from_address=author,
-        from_name=from_name,
+        from_name=_cut(from_name, _MAX_NAME, "From display name", warnings),
         sender=_first_mailbox(tree, "sender", guesses, warnings)[0],
         reply_to=_addresses(tree, "reply-to", guesses, warnings),
         to=_addresses(tree, "to", guesses, warnings),
@@ -154,6 +157,15 @@ def _check_attachment_sizes(attachments: list[Attachment], limits: IngestLimits)
                 f"attachment {attachment.filename!r} is {attachment.size} bytes, "
                 f"over the limit of {limits.max_attachment_bytes} bytes"
             )
+
+
+def _cut(text: str, limit: int, what: str, warnings: list[str]) -> str:
+    """`text` within `limit` characters: a subject or name goes into the ticket, its history,
+    every list and the autoresponse, each a copy; the raw mail keeps the whole."""
+    if len(text) <= limit:
+        return text
+    warnings.append(f"{what} of {len(text):,} characters cut to {limit:,}")
+    return text[:limit]
 
 
 def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:

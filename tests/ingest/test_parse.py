@@ -309,3 +309,13 @@ def test_parsing_costs_at_most_ten_times_the_message_size() -> None:
         tracemalloc.stop()
     assert msg.attachments[0].size == 256 * 8192
     assert peak < 10 * len(raw), f"peak {peak / len(raw):.1f}x the message size"
+
+
+def test_a_subject_or_name_beyond_any_clients_is_cut_with_a_warning() -> None:
+    raw = (
+        b"From: " + b"N" * 300 + b" <n@example.org>\r\nSubject: " + b"s" * 5000 + b"\r\n\r\nhi\r\n"
+    )
+    msg = parse_message(raw, IngestLimits())
+    assert msg.subject == "s" * 998 and msg.from_name == "N" * 256
+    assert msg.from_address == "n@example.org"
+    assert "Subject of 5,000 characters cut to 998" in msg.warnings
