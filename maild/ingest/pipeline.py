@@ -29,6 +29,7 @@ from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
 from maild.store.rawbytes import unpack
+from maild.tickets import history
 from maild.values import InboundState, Outcome
 
 Clock = Callable[[], datetime]
@@ -118,6 +119,7 @@ class Pipeline:
     ) -> list[IngestResult]:  # fmt: skip
         with self.store.transaction() as session:
             reference_cache.start(session)
+            history.defer(session)
             ids, rows = claim(session)
             results: list[IngestResult] = []
             for inbound_id in ids:
@@ -129,6 +131,7 @@ class Pipeline:
                     continue
                 mail = _received(session, row, raws.get(inbound_id))
                 results.append(self._apply(session, row, mail, failed, ids))
+            history.write_deferred(session)  # each mail wrote its own; none may be lost
             return results
 
     def _apply(
@@ -185,11 +188,14 @@ class Pipeline:
     def _apply_optimistic(self, session: Session, row: Inbound, mail: Received) -> IngestResult:
         now = self.clock()
         try:
-            applied = apply_mail(session, mail, self.context, now)
+            # The mail's reads need none of its own pending rows (the core flushes explicitly
+            # where it does), so they do not flush them: one flush below writes the mail.
+            with session.no_autoflush:
+                applied = apply_mail(session, mail, self.context, now)
             row.attempts += 1
             result = _finish(row, applied, now)
             # Written now: a write that fails is this mail's failure, not the next one's.
-            session.flush()
+            _write(session)
         except Exception as exc:  # noqa: BLE001 - the isolated run retries or holds it
             raise _FirstFailure(row.id, exc) from exc
         return result
@@ -208,11 +214,15 @@ class Pipeline:
                 if first is not None:
                     raise first
                 with session.begin_nested():
-                    applied = apply_mail(session, mail, self.context, now)
+                    with session.no_autoflush:
+                        applied = apply_mail(session, mail, self.context, now)
+                    _write(session)
             except MessageRejected as exc:
+                history.drop_deferred(session)
                 row.attempts += 1
                 return _hold(row, str(exc))
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then held
+                history.drop_deferred(session)
                 first = None
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -288,6 +298,12 @@ def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _write(session: Session) -> None:
+    """Write everything one mail did: its collected history entries and its ORM rows."""
+    history.write_deferred(session)
+    session.flush()
 
 
 def _raw_bytes(session: Session, raw_id: int) -> bytes:
