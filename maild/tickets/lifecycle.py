@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.orm import Session
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from maild.errors import Conflict, InvalidRequest
 from maild.settings import TicketSettings
@@ -62,12 +64,12 @@ def open_ticket(
     group = _initial_group(session, department, new.group_id)
     if new.agent_id is not None:
         require_member(session, get_agent(session, new.agent_id), group)
-    ticket = Ticket(
+    ticket = insert_ticket(
+        session,
         number=allocate_number(session, settings),
         brand_id=department.brand_id,
         department_id=department.id,
         group_id=group.id,
-        # Known now, so placing the ticket below (agent or queue) is not one more UPDATE.
         agent_id=None,
         status=new.status,
         priority=new.priority,
@@ -78,11 +80,39 @@ def open_ticket(
         last_action_at=now,
         response_clock_at=now,
     )
-    session.add(ticket)
-    session.flush()
     _record_participants(session, ticket, new)
     note(session, ticket, actor, Action.CREATED, now, "", ticket.number)
     _place_new(session, ticket, new.agent_id, distributor, now)
+    return ticket
+
+
+_TICKET: sa.Table = Ticket.__table__  # type: ignore[assignment]
+
+
+def _scalar_default(column: sa.Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    if not default.is_scalar:
+        raise TypeError(f"ticket.{column.key}: insert_ticket needs plain defaults")
+    return default.arg  # type: ignore[attr-defined]
+
+_INSERT_TICKET = sa.insert(_TICKET).returning(_TICKET.c.id)
+# Every column but the id, with its default: the row is inserted with all of them, so the object
+# made from the same values is exactly the row and never needs to load one.
+_TICKET_DEFAULTS = {
+    column.key: _scalar_default(column) for column in _TICKET.columns if not column.primary_key
+}
+
+
+def insert_ticket(session: Session, **values: Any) -> Ticket:
+    """Insert a ticket row (Core, one statement) and return it as a persistent object of the
+    session, as if loaded: the unit of work would flush it as an object of its own, which costs
+    several times the insert on every new ticket. Later changes to it are flushed as usual."""
+    row = {**_TICKET_DEFAULTS, **values}
+    ticket = Ticket(id=session.execute(_INSERT_TICKET, row).scalar_one(), **row)
+    make_transient_to_detached(ticket)
+    session.add(ticket)
     return ticket
 
 
