@@ -19,11 +19,12 @@ from maild.tickets.lookup import is_department_address
 from maild.tickets.participants import add_participant
 from maild.values import Direction, Kind, ParticipantRole
 
-
 # Core inserts on the tables, built once: the unit of work costs several times the insert for
 # rows nothing reads back in the transaction as objects.
-_MESSAGE = sa.insert(Message.__table__).returning(Message.__table__.c.id)
-_ATTACHMENT = sa.insert(Attachment.__table__)
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[assignment]
+_ATTACHMENTS: sa.Table = Attachment.__table__  # type: ignore[assignment]
+_MESSAGE = sa.insert(_MESSAGES).returning(_MESSAGES.c.id)
+_ATTACHMENT = sa.insert(_ATTACHMENTS)
 
 
 def store_message(

@@ -63,7 +63,7 @@ def rate_key(address: str) -> tuple[str, str]:
 # Built once and run on the table (Core): it runs for every new ticket, and building the ORM
 # statement each time cost several times the count itself. Both counts in one statement: one
 # round trip per new ticket instead of two.
-_LOG = AutoresponseLog.__table__
+_LOG: sa.Table = AutoresponseLog.__table__  # type: ignore[assignment]
 _SENT_SINCE = (
     sa.select(sa.func.count(_LOG.c.id))
     .where(_LOG.c.sender == sa.bindparam("sender"), _LOG.c.at > sa.bindparam("since"))

@@ -17,7 +17,8 @@ from maild.store.models import History, Ticket
 
 SYSTEM = "system"
 _DEFERRED = "maild.history_deferred"
-_INSERT = sa.insert(History.__table__)
+_HISTORY: sa.Table = History.__table__  # type: ignore[assignment]
+_INSERT = sa.insert(_HISTORY)
 
 
 def record(

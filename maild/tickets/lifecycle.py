@@ -97,6 +97,7 @@ def _scalar_default(column: sa.Column[Any]) -> Any:
         raise TypeError(f"ticket.{column.key}: insert_ticket needs plain defaults")
     return default.arg  # type: ignore[attr-defined]
 
+
 _INSERT_TICKET = sa.insert(_TICKET).returning(_TICKET.c.id)
 # Every column but the id, with its default: the row is inserted with all of them, so the object
 # made from the same values is exactly the row and never needs to load one.
