@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from maild.errors import Conflict, InvalidRequest
 from maild.settings import TicketSettings
 from maild.store.models import Department, Group, Ticket
-from maild.tickets.actors import Actor
 from maild.tickets import history
+from maild.tickets.actors import Actor
 from maild.tickets.audit import Action, note
 from maild.tickets.followup import clear_followup
 from maild.tickets.lookup import (
