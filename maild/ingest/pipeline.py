@@ -132,7 +132,7 @@ class Pipeline:
                     continue
                 mail = _received(session, row, raws.get(inbound_id))
                 results.append(self._apply(session, row, mail, failed, ids))
-            history.write_deferred(session)  # each mail wrote its own; none may be lost
+            _write_history(session, ids)
             return results
 
     def _apply(
@@ -194,8 +194,9 @@ class Pipeline:
             with session.no_autoflush:
                 applied = apply_mail(session, mail, self.context, now)
             result = _finish(session, row, applied, now)
-            # Written now: a write that fails is this mail's failure, not the next one's.
-            _write(session)
+            # Written now: a write that fails is this mail's failure, not the next one's. The
+            # history entries wait for the batch's end (`_write_history`).
+            session.flush()
         except Exception as exc:  # noqa: BLE001 - the isolated run retries or holds it
             raise _FirstFailure(row.id, exc) from exc
         return result
@@ -301,8 +302,20 @@ def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]
 
 def _write(session: Session) -> None:
     """Write everything one mail did: its collected history entries and its ORM rows."""
-    session.flush()
     history.write_deferred(session)
+    session.flush()
+
+
+def _write_history(session: Session, batch: list[int]) -> None:
+    """The history entries of the batch's mails, in one executemany (nothing in a batch reads
+    history back). Should it fail, the batch runs again isolated, where each mail writes its
+    own entries in its savepoint, so the failure stays with its mail."""
+    try:
+        history.write_deferred(session)
+    except Exception as exc:  # noqa: BLE001 - the isolated run finds the mail
+        failure = _FirstFailure(0, exc)  # no mail's attempt: each is run afresh
+        failure.batch = batch
+        raise failure from exc
 
 
 def _raw_bytes(session: Session, raw_id: int) -> bytes:

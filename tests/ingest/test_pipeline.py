@@ -23,6 +23,7 @@ from maild.runtime import build_apply_context
 from maild.settings import DepartmentConfig, GroupConfig, IngestLimits
 from maild.store.db import Store
 from maild.store.models import Department, History, Inbound, Message, Raw, Ticket
+from maild.tickets import history as history_module
 from maild.values import Direction, InboundState, Outcome
 from tests.ingest.test_flows import FLOWS, make_settings
 
@@ -263,3 +264,30 @@ def test_a_mail_is_written_with_at_most_one_flush(pipeline: Pipeline) -> None:
     first = [action for ticket_id, action in histories if ticket_id == histories[0][0]]
     assert first[0] == "created" and "customer_reply" in first
     assert messages == 10
+
+
+def test_history_written_at_the_batch_end_failing_runs_the_batch_again_isolated(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's history entries go in together at its end; when that write fails, no mail
+    loses its history or is charged an attempt: the batch runs again, one savepoint per mail."""
+    real = history_module.write_deferred
+    failures: list[int] = []
+
+    def fails_once(session: sa.orm.Session) -> None:
+        if not failures and session.info.get("maild.history_deferred"):
+            failures.append(1)
+            raise RuntimeError("disk full")
+        real(session)
+
+    monkeypatch.setattr(history_module, "write_deferred", fails_once)
+    results = list(pipeline.ingest([SourceMessage(f"m{i}", _request(i)) for i in range(3)]))
+    assert failures == [1]
+    assert [r.outcome for r in results] == [Outcome.NEW_TICKET] * 3
+    with pipeline.store.transaction() as session:
+        rows = session.scalars(sa.select(Inbound)).all()
+        created = session.scalar(
+            sa.select(sa.func.count()).where(History.action == "created").select_from(History)
+        )
+    assert [row.attempts for row in rows] == [1, 1, 1]
+    assert created == 3
