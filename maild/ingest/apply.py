@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,7 @@ from maild.settings import (
     OutboundSettings,
     TicketSettings,
 )
-from maild.store.models import Message, Ticket
+from maild.store.models import Ticket
 from maild.tickets import incoming, lifecycle
 from maild.tickets.actors import SYSTEM, Actor
 from maild.tickets.audit import Action, note
@@ -103,13 +104,15 @@ def sender_auth(msg: ParsedMessage, mail: Received, settings: AuthSettings) -> S
     return verdict_from_headers(msg, settings.trusted_authserv_id)
 
 
-def _keep_verdict(
-    session: Session, ticket: Ticket, message: Message, auth: SenderAuth, now: datetime
-) -> None:
-    """The verdict on the message (export, `ticket show`) and in the ticket's history."""
+def _verdict_json(auth: SenderAuth) -> dict[str, Any] | None:
+    """The verdict as the message keeps it (export, `ticket show`); None when none was taken."""
+    return None if auth.method is Method.NOT_CHECKED else auth.as_json()
+
+
+def _keep_verdict(session: Session, ticket: Ticket, auth: SenderAuth, now: datetime) -> None:
+    """The verdict in the ticket's history (the message holds it: `_verdict_json`)."""
     if auth.method is Method.NOT_CHECKED:
         return
-    message.sender_auth = auth.as_json()
     note(session, ticket, SYSTEM, Action.SENDER_AUTH, now, detail=auth.summary())
 
 
@@ -129,8 +132,9 @@ def _append(
     now: datetime,
     auth: SenderAuth,
 ) -> Applied:
-    message = store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
-    _keep_verdict(session, ticket, message, auth, now)
+    cc, verdict_json = _records_cc(verdict), _verdict_json(auth)
+    store_message(session, ticket, msg, verdict.kind, mail, now, cc, verdict_json)
+    _keep_verdict(session, ticket, auth, now)
     if not verdict.changes_status:
         # DESIGN §1: machine-made mail is appended but changes no status. Nor does it count as
         # an action: an out-of-office reply must not keep a waiting ticket from auto-closing.
@@ -178,8 +182,9 @@ def _open(
     ticket = lifecycle.open_ticket(
         session, new, settings=ctx.tickets, distributor=ctx.distributor, actor=actor, now=now
     )
-    message = store_message(session, ticket, msg, verdict.kind, mail, now, _records_cc(verdict))
-    _keep_verdict(session, ticket, message, auth, now)
+    cc, verdict_json = _records_cc(verdict), _verdict_json(auth)
+    store_message(session, ticket, msg, verdict.kind, mail, now, cc, verdict_json)
+    _keep_verdict(session, ticket, auth, now)
     link, reason = link_and_reason(located)
     if link is not None:
         relate(session, ticket, link, actor=actor, now=now)

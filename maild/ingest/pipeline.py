@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
@@ -29,6 +30,7 @@ from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
 from maild.store.rawbytes import unpack
+from maild.tickets import history
 from maild.values import InboundState, Outcome
 
 Clock = Callable[[], datetime]
@@ -118,6 +120,7 @@ class Pipeline:
     ) -> list[IngestResult]:  # fmt: skip
         with self.store.transaction() as session:
             reference_cache.start(session)
+            history.defer(session)
             ids, rows = claim(session)
             results: list[IngestResult] = []
             for inbound_id in ids:
@@ -129,6 +132,7 @@ class Pipeline:
                     continue
                 mail = _received(session, row, raws.get(inbound_id))
                 results.append(self._apply(session, row, mail, failed, ids))
+            _write_history(session, ids)
             return results
 
     def _apply(
@@ -185,10 +189,13 @@ class Pipeline:
     def _apply_optimistic(self, session: Session, row: Inbound, mail: Received) -> IngestResult:
         now = self.clock()
         try:
-            applied = apply_mail(session, mail, self.context, now)
-            row.attempts += 1
-            result = _finish(row, applied, now)
-            # Written now: a write that fails is this mail's failure, not the next one's.
+            # The mail's reads need none of its own pending rows (the core flushes explicitly
+            # where it does), so they do not flush them: one flush below writes the mail.
+            with session.no_autoflush:
+                applied = apply_mail(session, mail, self.context, now)
+            result = _finish(session, row, applied, now)
+            # Written now: a write that fails is this mail's failure, not the next one's. The
+            # history entries wait for the batch's end (`_write_history`).
             session.flush()
         except Exception as exc:  # noqa: BLE001 - the isolated run retries or holds it
             raise _FirstFailure(row.id, exc) from exc
@@ -208,19 +215,22 @@ class Pipeline:
                 if first is not None:
                     raise first
                 with session.begin_nested():
-                    applied = apply_mail(session, mail, self.context, now)
+                    with session.no_autoflush:
+                        applied = apply_mail(session, mail, self.context, now)
+                    _write(session)
             except MessageRejected as exc:
+                history.drop_deferred(session)
                 row.attempts += 1
                 return _hold(row, str(exc))
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then held
+                history.drop_deferred(session)
                 first = None
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 if row.attempts >= limit:
                     return _hold(row, f"failed {row.attempts} times: {row.last_error}")
             else:
-                row.attempts += 1
-                return _finish(row, applied, now)
+                return _finish(session, row, applied, now)
 
 
 class _FirstFailure(Exception):
@@ -290,6 +300,24 @@ def _batches(messages: Iterable[SourceMessage]) -> Iterator[list[SourceMessage]]
         yield batch
 
 
+def _write(session: Session) -> None:
+    """Write everything one mail did: its collected history entries and its ORM rows."""
+    history.write_deferred(session)
+    session.flush()
+
+
+def _write_history(session: Session, batch: list[int]) -> None:
+    """The history entries of the batch's mails, in one executemany (nothing in a batch reads
+    history back). Should it fail, the batch runs again isolated, where each mail writes its
+    own entries in its savepoint, so the failure stays with its mail."""
+    try:
+        history.write_deferred(session)
+    except Exception as exc:  # noqa: BLE001 - the isolated run finds the mail
+        failure = _FirstFailure(0, exc)  # no mail's attempt: each is run afresh
+        failure.batch = batch
+        raise failure from exc
+
+
 def _raw_bytes(session: Session, raw_id: int) -> bytes:
     # Columns, not the ORM object: the bytes need not stay in the session's identity map.
     query = sa.select(Raw.data, Raw.compressed).where(Raw.id == raw_id)
@@ -301,11 +329,34 @@ def _envelope(row: Inbound) -> Envelope:
     return Envelope(mail_from=row.envelope_from, rcpt_to=tuple(row.rcpt_to))
 
 
-def _finish(row: Inbound, applied: Applied, now: datetime) -> IngestResult:
-    row.state = InboundState.DONE
-    row.outcome = applied.outcome.value
-    row.ticket_id = applied.ticket.id if applied.ticket is not None else None
-    row.processed_at = now
+_INBOUND: sa.Table = Inbound.__table__  # type: ignore[assignment]
+_MARK_DONE = (
+    sa.update(_INBOUND)
+    .where(_INBOUND.c.id == sa.bindparam("row_id"))
+    .values(
+        state=_DONE,
+        attempts=sa.bindparam("attempts"),
+        outcome=sa.bindparam("outcome"),
+        ticket_id=sa.bindparam("ticket_id"),
+        processed_at=sa.bindparam("processed_at"),
+    )
+)
+
+
+def _finish(session: Session, row: Inbound, applied: Applied, now: datetime) -> IngestResult:
+    """The row is `done` (this attempt counted): one Core UPDATE, and the loaded row is told
+    the values as committed, so the unit of work has nothing left to write for it. It flushed
+    every spool row as an object of its own, the most costly statement of a mail."""
+    values = {
+        "state": _DONE,
+        "attempts": row.attempts + 1,
+        "outcome": applied.outcome.value,
+        "ticket_id": applied.ticket.id if applied.ticket is not None else None,
+        "processed_at": now,
+    }
+    session.execute(_MARK_DONE, {"row_id": row.id, **values})
+    for name, value in values.items():
+        set_committed_value(row, name, value)
     number = applied.ticket.number if applied.ticket is not None else None
     return IngestResult(
         row.source, row.message_key, applied.outcome, number, applied.reason, row.id,

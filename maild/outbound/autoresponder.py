@@ -25,7 +25,7 @@ from maild.outbound.outbox import enqueue
 from maild.outbound.templates import Templates
 from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
 from maild.store.models import AutoresponseLog, Department, Ticket
-from maild.tickets.lookup import is_department_address
+from maild.tickets.lookup import find_department, get_brand, is_department_address
 
 # RFC 3834 §2 and RFC 5321 §4.5.5: mail systems' own mailboxes are never answered.
 _DAEMONS = frozenset({"mailer-daemon", "postmaster"})
@@ -62,14 +62,21 @@ def rate_key(address: str) -> tuple[str, str]:
 
 
 # Built once and run on the table (Core): it runs for every new ticket, and building the ORM
-# statement each time cost several times the count itself.
-_LOG = AutoresponseLog.__table__
-_SENT_SINCE = sa.select(sa.func.count(_LOG.c.id)).where(
-    _LOG.c.sender == sa.bindparam("sender"), _LOG.c.at > sa.bindparam("since")
+# statement each time cost several times the count itself. Both counts in one statement: one
+# round trip per new ticket instead of two.
+_LOG: sa.Table = AutoresponseLog.__table__  # type: ignore[assignment]
+_SENT_SINCE = (
+    sa.select(sa.func.count(_LOG.c.id))
+    .where(_LOG.c.sender == sa.bindparam("sender"), _LOG.c.at > sa.bindparam("since"))
+    .scalar_subquery()
 )
-_SENT_TO_DOMAIN_SINCE = sa.select(sa.func.count(_LOG.c.id)).where(
-    _LOG.c.domain == sa.bindparam("domain"), _LOG.c.at > sa.bindparam("since")
+_SENT_TO_DOMAIN_SINCE = (
+    sa.select(sa.func.count(_LOG.c.id))
+    .where(_LOG.c.domain == sa.bindparam("domain"), _LOG.c.at > sa.bindparam("since"))
+    .scalar_subquery()
 )
+_SENT = sa.select(_SENT_SINCE, _SENT_TO_DOMAIN_SINCE)
+_LOG_SENT = sa.insert(_LOG)
 
 
 def over_rate_limit(
@@ -78,12 +85,12 @@ def over_rate_limit(
     """Which limit answering `sender` would break ("sender", "domain"), or ""."""
     since = now - timedelta(minutes=limits.window_minutes)
     mailbox, domain = rate_key(sender)
-    sent = session.scalar(_SENT_SINCE, {"sender": mailbox, "since": since}) or 0
-    if sent >= limits.max_per_sender:
+    params = {"sender": mailbox, "domain": domain, "since": since}
+    to_sender, to_domain = session.execute(_SENT, params).one()
+    if (to_sender or 0) >= limits.max_per_sender:
         return "sender"
     # Local parts cost a forger nothing: the domain has a limit of its own.
-    sent = session.scalar(_SENT_TO_DOMAIN_SINCE, {"domain": domain, "since": since}) or 0
-    return "domain" if sent >= limits.max_per_domain else ""
+    return "domain" if (to_domain or 0) >= limits.max_per_domain else ""
 
 
 def refusal(
@@ -113,7 +120,11 @@ def autorespond(
 ) -> str:
     """Queue the department's autoresponse to the requester, or say why none is sent.
     `answering` is the Message-ID of the mail that opened the ticket. Returns "" when queued."""
-    department = session.get(Department, ticket.department_id)
+    # The batch's cached rows: the department's brand is then in the session too, so composing
+    # reads neither again (the ticket's relationships find them there).
+    department = find_department(session, ticket.department_id)
+    if department is not None:
+        get_brand(session, department.brand_id)
     reason = refusal(session, department, ticket.requester, ctx, now)
     if reason or department is None:
         return reason
@@ -131,7 +142,7 @@ def autorespond(
         # the mail is kept, the ticket opened, and the reason lands in its history.
         return f"autoresponse not sent: {exc}"
     mailbox, domain = rate_key(ticket.requester)
-    session.add(AutoresponseLog(sender=mailbox, domain=domain, at=now))
+    session.execute(_LOG_SENT, {"sender": mailbox, "domain": domain, "at": now})
     return ""
 
 

@@ -3,14 +3,14 @@ a message with its attachments, an agent. The values are frozen; `compose` stays
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.addresses import normal_form, split_stored
 from maild.outbound.compose import AgentFacts, MessageFacts, TicketFacts
 from maild.outbound.message import OutgoingAttachment
 from maild.settings import OutboundSettings, TicketSettings
-from maild.store.models import Agent, Department, DepartmentAddress, Message, Ticket
+from maild.store.models import Agent, Department, Message, Ticket
+from maild.tickets.lookup import department_addresses
 
 
 def department_address(department: Department, settings: OutboundSettings) -> str:
@@ -21,8 +21,8 @@ def department_address(department: Department, settings: OutboundSettings) -> st
 
 def own_addresses(session: Session, settings: OutboundSettings) -> frozenset[str]:
     """Every address of ours: the sender address and every department address."""
-    departments = session.scalars(sa.select(DepartmentAddress.address))
-    return frozenset({normal_form(settings.from_address), *departments})
+    # The look-up's set: read once per pipeline batch, not once per autoresponse.
+    return frozenset({normal_form(settings.from_address), *department_addresses(session)})
 
 
 def ticket_facts(

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from maild.store.models import History, Recent, Ticket
+from maild.store.models import Recent, Ticket
 from maild.tickets import history
 from maild.tickets._sql import upsert
 from maild.tickets.actors import Actor
@@ -69,13 +69,11 @@ def note(
     from_value: object = "",
     to_value: object = "",
     detail: str = "",
-) -> History:
+) -> None:
     """Write the history entry for `action` and, when an agent did it, touch their recent list."""
     if actor.agent_id is not None:
         touch(session, ticket, actor.agent_id, now)
-    return history.record(
-        session, ticket, actor.name, action.value, now, from_value, to_value, detail
-    )
+    history.record(session, ticket, actor.name, action.value, now, from_value, to_value, detail)
 
 
 def touch(session: Session, ticket: Ticket, agent_id: int, now: datetime) -> None:

@@ -14,6 +14,7 @@ from maild.errors import Conflict, InvalidRequest, NotFound
 from maild.store import batch
 from maild.store.models import (
     Agent,
+    Brand,
     Department,
     DepartmentAddress,
     Forwarder,
@@ -88,13 +89,24 @@ def get_agent(session: Session, agent_id: int) -> Agent:
     return agent
 
 
-def get_department(session: Session, department_id: int) -> Department:
-    department = batch.cached(
+def find_department(session: Session, department_id: int) -> Department | None:
+    return batch.cached(
         session, (Department, department_id), lambda: session.get(Department, department_id)
     )
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    department = find_department(session, department_id)
     if department is None:
         raise NotFound(f"no department with id {department_id}; pick an existing department")
     return department
+
+
+def get_brand(session: Session, brand_id: int) -> Brand:
+    brand = batch.cached(session, (Brand, brand_id), lambda: session.get(Brand, brand_id))
+    if brand is None:
+        raise NotFound(f"no brand with id {brand_id}; pick an existing brand")
+    return brand
 
 
 def require_member(session: Session, agent: Agent, group: Group) -> None:
@@ -118,6 +130,11 @@ def department_by_address(session: Session, address: str) -> Department | None:
 
 def is_department_address(session: Session, address: str) -> bool:
     return department_by_address(session, address) is not None
+
+
+def department_addresses(session: Session) -> frozenset[str]:
+    """Every department address, in `normal_form` (read once per batch, like the look-ups above)."""
+    return frozenset(_department_addresses(session))
 
 
 def _department_addresses(session: Session) -> dict[str, int]:

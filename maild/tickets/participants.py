@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from maild.addresses import normal_form
 from maild.addresses import parse_address as parse_strict
 from maild.errors import InvalidRequest
+from maild.store import batch
 from maild.store.models import Agent, Membership, Participant, Related, Ticket
 from maild.tickets._sql import insert_if_missing
 from maild.tickets.actors import Actor
@@ -66,8 +67,18 @@ def is_agent_address(session: Session, address: str) -> bool:
     folded = fold_address(address)
     if not folded:
         return False
-    query = sa.select(Agent.id).where(sa.func.lower(Agent.email) == folded).limit(1)
-    return session.execute(query).first() is not None
+    return folded in _agent_addresses(session)
+
+
+_AGENT_ADDRESSES = sa.select(sa.func.lower(Agent.email))
+
+
+def _agent_addresses(session: Session) -> frozenset[str]:
+    """Every agent's email as the database lower-cases it (the comparison stays the one SQL
+    made): agents are configuration, read once per pipeline batch rather than per reply."""
+    return batch.cached(
+        session, "agent addresses", lambda: frozenset(session.scalars(_AGENT_ADDRESSES))
+    )
 
 
 def participants(session: Session, ticket: Ticket) -> list[Participant]:

@@ -22,8 +22,9 @@ from maild.provision import apply_config
 from maild.runtime import build_apply_context
 from maild.settings import DepartmentConfig, GroupConfig, IngestLimits
 from maild.store.db import Store
-from maild.store.models import Department, Inbound, Raw, Ticket
-from maild.values import InboundState, Outcome
+from maild.store.models import Department, History, Inbound, Message, Raw, Ticket
+from maild.tickets import history as history_module
+from maild.values import Direction, InboundState, Outcome
 from tests.ingest.test_flows import FLOWS, make_settings
 
 
@@ -218,3 +219,75 @@ def test_a_nul_in_the_message_id_does_not_make_the_mail_unstorable(pipeline: Pip
     spooled = pipeline.receive(raw, "imap:support/INBOX", Envelope())
     again = pipeline.receive(raw, "imap:support/INBOX", Envelope())
     assert again.duplicate and again.inbound_id == spooled.inbound_id
+
+
+def _reply(n: int, number: str) -> bytes:
+    raw = (FLOWS / "new-request.eml").read_bytes()
+    raw = raw.replace(b"<req-1@", f"<reply-{n}@".encode())
+    return raw.replace(b"Subject: ", f"Subject: Re: [#{number}] ".encode())
+
+
+def test_a_mail_is_written_with_at_most_one_flush(pipeline: Pipeline) -> None:
+    """Issue 7 item 6: the unit of work cost more than the rest of the pipeline; each mail's
+    rows are written with one flush at most, in a bounded number of statements (spool and
+    autoresponse included), and nothing it did is lost on the way."""
+    statements: list[str] = []
+    flushes: list[object] = []
+
+    def on_statement(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def on_flush(*args: object) -> None:
+        flushes.append(args[0])
+
+    engine = pipeline.store.engine
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    sa.event.listen(sa.orm.Session, "before_flush", on_flush)
+    try:
+        opened = list(pipeline.ingest([SourceMessage(f"n{i}", _request(i)) for i in range(5)]))
+        numbers = [r.ticket for r in opened]
+        replies = [SourceMessage(f"r{i}", _reply(i, n or "")) for i, n in enumerate(numbers)]
+        appended = list(pipeline.ingest(replies))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
+        sa.event.remove(sa.orm.Session, "before_flush", on_flush)
+    assert [r.outcome for r in opened] == [Outcome.NEW_TICKET] * 5
+    assert [r.outcome for r in appended] == [Outcome.APPENDED] * 5
+    assert len(flushes) <= 10, f"{len(flushes)} flushes for 10 mails"
+    assert len(statements) <= 10 * 16, f"{len(statements) / 10:.1f} statements per mail"
+    with pipeline.store.transaction() as session:
+        histories = session.execute(
+            sa.select(History.ticket_id, History.action).order_by(History.id)
+        ).all()
+        incoming = sa.select(sa.func.count()).where(Message.direction == Direction.IN)
+        messages = session.scalar(incoming)
+    first = [action for ticket_id, action in histories if ticket_id == histories[0][0]]
+    assert first[0] == "created" and "customer_reply" in first
+    assert messages == 10
+
+
+def test_history_written_at_the_batch_end_failing_runs_the_batch_again_isolated(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's history entries go in together at its end; when that write fails, no mail
+    loses its history or is charged an attempt: the batch runs again, one savepoint per mail."""
+    real = history_module.write_deferred
+    failures: list[int] = []
+
+    def fails_once(session: sa.orm.Session) -> None:
+        if not failures and session.info.get("maild.history_deferred"):
+            failures.append(1)
+            raise RuntimeError("disk full")
+        real(session)
+
+    monkeypatch.setattr(history_module, "write_deferred", fails_once)
+    results = list(pipeline.ingest([SourceMessage(f"m{i}", _request(i)) for i in range(3)]))
+    assert failures == [1]
+    assert [r.outcome for r in results] == [Outcome.NEW_TICKET] * 3
+    with pipeline.store.transaction() as session:
+        rows = session.scalars(sa.select(Inbound)).all()
+        created = session.scalar(
+            sa.select(sa.func.count()).where(History.action == "created").select_from(History)
+        )
+    assert [row.attempts for row in rows] == [1, 1, 1]
+    assert created == 3
