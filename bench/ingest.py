@@ -3,7 +3,7 @@
 The baseline is what any importer must at least do: parse each message with the standard library
 and insert it durably into SQLite (WAL, synchronous=FULL), one committed insert per message.
 maild does far more per message (spool, dedupe, parse with fallbacks, classify, thread, ticket,
-history, autoresponse outbox row); the target is at least half the baseline's rate.
+history, autoresponse outbox row); the target (issue 7) is the baseline's rate, 1.0x.
 
     .venv/bin/python bench/ingest.py [N]
 """
@@ -36,7 +36,9 @@ def generate(n: int) -> list[bytes]:
         reply_to = (i * 7919) % len(requesters) if i % 4 == 1 and requesters else None
         customer = requesters[reply_to] if reply_to is not None else i % 97
         msg = EmailMessage()
-        msg["From"] = f"Customer {customer} <customer{customer}@example.org>"
+        # A domain of their own each, as a desk's customers have: one shared domain would be
+        # held to the autoresponder's per-domain limit after 100 mails and skip that work.
+        msg["From"] = f"Customer {customer} <customer{customer}@shop{customer}.example>"
         msg["To"] = "support@example.com"
         msg["Message-ID"] = f"<bench-{i}@example.org>"
         msg["Date"] = "Mon, 02 Mar 2026 09:00:00 +0000"
