@@ -70,9 +70,11 @@ class Relay:
 
 
 def request(n: int) -> bytes:
+    """Customer n's new request, from a domain of their own: from one shared domain all but
+    the autoresponder's per-domain limit (100) would go unanswered."""
     body = "".join(f"Line {i} of a customer's description of the problem.\r\n" for i in range(30))
     return (
-        f"From: Customer {n} <c{n}@customer.example>\r\nTo: support@example.com\r\n"
+        f"From: Customer {n} <c{n}@shop{n}.example>\r\nTo: support@example.com\r\n"
         f"Subject: Cannot log in ({n})\r\nMessage-ID: <lat-{n}@customer.example>\r\n"
         f"Date: Mon, 02 Mar 2026 09:00:00 +0000\r\n\r\n{body}"
     ).encode()
@@ -90,7 +92,7 @@ def send(port: int, rate: float, seconds: float) -> tuple[dict[str, float], floa
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            client.sendmail(f"c{n}@customer.example", ["support@example.com"], request(n))
+            client.sendmail(f"c{n}@shop{n}.example", ["support@example.com"], request(n))
             sent[f"<lat-{n}@customer.example>"] = time.perf_counter()
     return sent, count / (time.perf_counter() - start)
 
