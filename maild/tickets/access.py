@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -35,19 +36,28 @@ def visible(viewer: Viewer) -> sa.ColumnElement[bool] | None:
         return None
     me = viewer.agent_id
     my_groups = sa.select(Membership.group_id).where(Membership.agent_id == me)
-    transferred = sa.select(RecentTransfer.ticket_id).where(RecentTransfer.agent_id == me)
-    personal = sa.or_(
-        Ticket.agent_id == me,
-        Ticket.followup_agent_id == me,
-        Ticket.id.in_(transferred),
-    )
     if viewer.role is Role.MANAGER:
         my_departments = sa.select(Group.department_id).where(Group.id.in_(my_groups))
-        return sa.or_(personal, Ticket.department_id.in_(my_departments))
-    queue = sa.and_(
-        Ticket.agent_id.is_(None), Ticket.status == Status.ACTIVE, Ticket.group_id.in_(my_groups)
+        return sa.or_(
+            Ticket.id.in_(sa.union_all(*_personal(me))), Ticket.department_id.in_(my_departments)
+        )
+    # An agent's tickets are a few thousand of a desk's million: as one set of ids, each part
+    # read from its own index, a view checks membership (or walks the set) instead of testing
+    # an OR of four conditions on every row it reads in idle order.
+    queue = sa.select(Ticket.id).where(
+        Ticket.group_id.in_(my_groups), Ticket.status == Status.ACTIVE, Ticket.agent_id.is_(None)
     )
-    return sa.or_(personal, queue)
+    return Ticket.id.in_(sa.union_all(*_personal(me), queue))
+
+
+def _personal(me: int) -> list[sa.Select[Any]]:
+    """The ids of the tickets `me` holds, is to follow up, or had transferred to or from them
+    (duplicates are harmless: the set is only tested for membership)."""
+    return [
+        sa.select(Ticket.id).where(Ticket.agent_id == me),
+        sa.select(Ticket.id).where(Ticket.followup_agent_id == me),
+        sa.select(RecentTransfer.ticket_id).where(RecentTransfer.agent_id == me),
+    ]
 
 
 def can_see(session: Session, viewer: Viewer, ticket: Ticket) -> bool:
