@@ -7,6 +7,7 @@ the edges never need the ORM to print a list.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,7 +102,7 @@ def fetch_rows(session: Session, statement: sa.Select[Any], now: datetime) -> li
     return [_row(result, fields.get(result[0], ()), now) for result in results]
 
 
-def _row(result: sa.Row[Any], fields: tuple[tuple[str, str], ...], now: datetime) -> TicketRow:
+def _row(result: Sequence[Any], fields: tuple[tuple[str, str], ...], now: datetime) -> TicketRow:
     (
         _id,
         number,
