@@ -202,9 +202,17 @@ class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
         sa.Index("ix_ticket_group_status_agent", "group_id", "status", "agent_id"),
-        # `id` included (PostgreSQL; SQLite's indexes hold the rowid): an agent's tickets, the
-        # visibility set of access.py, and the queue are then read from the index alone.
-        sa.Index("ix_ticket_agent_status", "agent_id", "status", postgresql_include=["id"]),
+        # An agent's tickets (views `mine_*`, the visibility set of access.py) and the queue
+        # (agent NULL), in idle order and counted from the index alone: `deleted_at` is in it,
+        # and `id` is included on PostgreSQL (SQLite's indexes hold the rowid anyway).
+        sa.Index(
+            "ix_ticket_agent_status",
+            "agent_id",
+            "status",
+            "last_action_at",
+            "deleted_at",
+            postgresql_include=["id"],
+        ),
         # The views (bench/api.py): `mine_*` and `queue` read a status and an agent (or none)
         # in idle order; the live tickets in idle order, and counted, without the table.
         # `deleted_at` last: the views' `deleted_at IS NULL` is then checked in the index.

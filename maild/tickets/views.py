@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Brand, Department, Group, Recent, RecentTransfer, Ticket
-from maild.tickets.access import Viewer, visible
+from maild.tickets.access import Viewer, visible, visible_row
 from maild.tickets.rows import MESSAGE_COUNT, TicketRow, count_rows, fetch_rows, row_select
 from maild.tickets.search import text_matches
 from maild.values import Priority, Status
@@ -128,7 +128,8 @@ def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     if query.text.strip():
         found.append(text_matches(query.text))
     if query.visible_to is not None and not _own_view(query, query.visible_to):
-        scope = visible(query.visible_to)
+        few = query.view in (View.RECENT, View.RECENTLY_TRANSFERRED)  # 100 at most
+        scope = (visible_row if few else visible)(query.visible_to)
         if scope is not None:
             found.append(scope)
     return found
