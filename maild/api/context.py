@@ -63,6 +63,7 @@ class Caller:
         return Actor(name=self.name, agent_id=self.agent_id)
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    # async: a plain `def` dependency is run in the thread pool, a hop per request for a lookup.
     ctx: ApiContext = request.app.state.ctx
     return ctx

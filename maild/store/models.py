@@ -204,10 +204,28 @@ class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
         sa.Index("ix_ticket_group_status_agent", "group_id", "status", "agent_id"),
-        sa.Index("ix_ticket_agent_status", "agent_id", "status"),
+        # An agent's tickets (views `mine_*`, the visibility set of access.py) and the queue
+        # (agent NULL), in idle order and counted from the index alone: `deleted_at` is in it,
+        # and `id` is included on PostgreSQL (SQLite's indexes hold the rowid anyway).
+        sa.Index(
+            "ix_ticket_agent_status",
+            "agent_id",
+            "status",
+            "last_action_at",
+            "deleted_at",
+            postgresql_include=["id"],
+        ),
         # The views (bench/api.py): `mine_*` and `queue` read a status and an agent (or none)
         # in idle order; the live tickets in idle order, and counted, without the table.
-        sa.Index("ix_ticket_status_agent_idle", "status", "agent_id", "last_action_at"),
+        # `deleted_at` last: the views' `deleted_at IS NULL` is then checked in the index.
+        sa.Index(
+            "ix_ticket_status_agent_idle",
+            "status",
+            "agent_id",
+            "last_action_at",
+            "deleted_at",
+            postgresql_include=["id"],
+        ),
         sa.Index(
             "ix_ticket_live_idle",
             "last_action_at",
@@ -216,12 +234,21 @@ class Ticket(Base):
             postgresql_where=sa.text("deleted_at IS NULL"),
         ),
         # Few tickets are deleted: an index of all the NULLs would lure planners into reading
-        # most of the table through it for `deleted_at IS NULL`.
+        # most of the table through it for `deleted_at IS NULL`. In idle order for the view.
         sa.Index(
-            "ix_ticket_deleted",
+            "ix_ticket_deleted_idle",
+            "last_action_at",
             "deleted_at",
             sqlite_where=sa.text("deleted_at IS NOT NULL"),
             postgresql_where=sa.text("deleted_at IS NOT NULL"),
+        ),
+        # The follow-ups of a holder with none named for another agent (view `follow_ups`).
+        sa.Index(
+            "ix_ticket_followup_holder",
+            "agent_id",
+            "followup_agent_id",
+            sqlite_where=sa.text("followup_at IS NOT NULL"),
+            postgresql_where=sa.text("followup_at IS NOT NULL"),
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

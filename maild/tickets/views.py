@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Brand, Department, Group, Recent, RecentTransfer, Ticket
-from maild.tickets.access import Viewer, visible
+from maild.tickets.access import Viewer, visible, visible_row
 from maild.tickets.rows import MESSAGE_COUNT, TicketRow, count_rows, fetch_rows, row_select
 from maild.tickets.search import text_matches
 from maild.values import Priority, Status
@@ -127,10 +127,21 @@ def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     found.extend(column == value for column, value in filters if value is not None)
     if query.text.strip():
         found.append(text_matches(query.text))
-    scope = visible(query.visible_to) if query.visible_to is not None else None
-    if scope is not None:
-        found.append(scope)
+    if query.visible_to is not None and not _own_view(query, query.visible_to):
+        few = query.view in (View.RECENT, View.RECENTLY_TRANSFERRED)  # 100 at most
+        scope = (visible_row if few else visible)(query.visible_to)
+        if scope is not None:
+            found.append(scope)
     return found
+
+
+# The views that hold only tickets of their viewer (assigned to them, or their follow-ups):
+# everyone may see those, so the visibility test is left out rather than evaluated per row.
+_OWN_VIEWS = frozenset({View.MINE_ACTIVE, View.MINE_WAITING, View.MINE_CLOSED, View.FOLLOW_UPS})
+
+
+def _own_view(query: TicketQuery, viewer: Viewer) -> bool:
+    return query.view in _OWN_VIEWS and query.viewer_id == viewer.agent_id
 
 
 def _viewer(query: TicketQuery) -> int:
@@ -153,9 +164,18 @@ def _follow_ups(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     ]
     if query.viewer_id is None:
         return pending
-    # The follow-up's agent, or the holder when it is set to auto-assign.
-    owner = sa.func.coalesce(Ticket.followup_agent_id, Ticket.agent_id)
-    return [*pending, owner == query.viewer_id]
+    # The follow-up's agent, or the holder when it is set to auto-assign: two sets of ids, each
+    # read from its own index (`coalesce(...) = me` can use none and read every follow-up).
+    me = query.viewer_id
+    owned = sa.union_all(
+        sa.select(Ticket.id).where(Ticket.followup_agent_id == me, Ticket.followup_at.is_not(None)),
+        sa.select(Ticket.id).where(
+            Ticket.followup_agent_id.is_(None),
+            Ticket.agent_id == me,
+            Ticket.followup_at.is_not(None),
+        ),
+    )
+    return [*pending, Ticket.id.in_(owned)]
 
 
 def _latest(model: Any) -> Callable[[TicketQuery], list[sa.ColumnElement[bool]]]:

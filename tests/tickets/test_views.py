@@ -90,6 +90,21 @@ def test_follow_ups_view_lists_pending_follow_ups_of_the_agent(store: Store, now
     assert rows[0].followup_at == at and not rows[0].followup_due(now)
 
 
+def test_follow_ups_view_holds_the_holders_follow_ups_set_for_no_agent(
+    store: Store, now: datetime
+) -> None:
+    """A follow-up set to auto-assign (no agent) is the holder's to follow up."""
+    with store.transaction() as s:
+        org = make_org(s)
+        alices, bobs = (new_ticket(s, org, now, agent_id=a) for a in (org.alice_id, org.bob_id))
+        for ticket in (alices, bobs):
+            plan = FollowUp(at=now + timedelta(days=1), group_id=org.tier1_id)
+            schedule_followup(s, ticket, plan, distributor=Q, actor=SYSTEM, now=now)
+        query = TicketQuery(view=View.FOLLOW_UPS, viewer_id=org.alice_id)
+        assert _numbers(s, query, now) == [alices.number]
+        assert count_tickets(s, query) == 1
+
+
 def test_recent_view_holds_the_100_tickets_the_agent_touched_last(
     store: Store, now: datetime
 ) -> None:
