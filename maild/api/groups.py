@@ -27,7 +27,8 @@ from maild.org.groups import (
 )
 from maild.routing import rebalance_group
 from maild.store.models import Agent, Group, Ticket
-from maild.values import Mode, Status
+from maild.tickets.states import IN_QUEUE
+from maild.values import Mode
 
 router = APIRouter(prefix="/groups", tags=["groups"], responses=ERROR_RESPONSES)
 Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, UTC")]
@@ -100,9 +101,7 @@ def group_out(session: Session, group: Group) -> GroupOut:
     queued = session.execute(
         sa.select(sa.func.count(Ticket.id)).where(
             Ticket.group_id == group.id,
-            Ticket.status == Status.ACTIVE,
-            Ticket.agent_id.is_(None),
-            Ticket.deleted_at.is_(None),
+            *IN_QUEUE,
         )
     ).scalar_one()
     listed = [

@@ -25,7 +25,8 @@ from maild.api.auth import Ctx
 from maild.liveness import ServiceBoard, State
 from maild.store.db import Store
 from maild.store.models import Group, Inbound, Outbox, Ticket
-from maild.values import InboundState, OutboxState, Status
+from maild.tickets.states import IN_QUEUE
+from maild.values import InboundState, OutboxState
 
 router = APIRouter(tags=["health"])
 
@@ -184,9 +185,7 @@ def _queues(session: sa.orm.Session) -> list[tuple[str, int]]:
             Ticket,
             sa.and_(
                 Ticket.group_id == Group.id,
-                Ticket.status == Status.ACTIVE,
-                Ticket.agent_id.is_(None),
-                Ticket.deleted_at.is_(None),
+                *IN_QUEUE,
             ),
         )
         .group_by(Group.name)

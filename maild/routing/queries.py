@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from maild.routing.rules import TIERS, Candidate
 from maild.store.models import Agent, Group, Membership, Ticket
+from maild.tickets.states import IN_QUEUE
 from maild.values import Priority, Status
 
 FIRST_PAGE, LAST_PAGE = 4, 256
@@ -133,9 +134,7 @@ def next_queued(session: Session, group_id: int) -> Ticket | None:
         sa.select(Ticket)
         .where(
             Ticket.group_id == group_id,
-            Ticket.status == Status.ACTIVE,
-            Ticket.agent_id.is_(None),
-            Ticket.deleted_at.is_(None),
+            *IN_QUEUE,
         )
         .order_by(_URGENCY, Ticket.queued_at, Ticket.id)
         .limit(1)

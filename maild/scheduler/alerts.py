@@ -14,7 +14,8 @@ from maild.outbound import QueueAlert, QueuedTicket, compose_queue_alert, enqueu
 from maild.outbound.templates import Templates
 from maild.settings import OutboundSettings
 from maild.store.models import Agent, Group, Membership, QueueAlertSent, Ticket
-from maild.values import Role, Status
+from maild.tickets.states import IN_QUEUE
+from maild.values import Role
 
 log = logging.getLogger("maild.scheduler")
 
@@ -67,9 +68,7 @@ def _overdue(session: Session, group_id: int, queued_before: datetime, limit: in
         sa.select(Ticket)
         .where(
             Ticket.group_id == group_id,
-            Ticket.status == Status.ACTIVE,
-            Ticket.agent_id.is_(None),
-            Ticket.deleted_at.is_(None),
+            *IN_QUEUE,
             Ticket.queued_at <= queued_before,
             ~sa.exists(reported),
         )

@@ -23,7 +23,7 @@ from maild.store.models import Group, JobRun, Ticket
 from maild.tickets.followup import fire_due_followups
 from maild.tickets.housekeeping import auto_close, purge_deleted
 from maild.tickets.ports import Distributor
-from maild.values import Status
+from maild.tickets.states import IN_QUEUE
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,7 @@ def drain_queues(ctx: JobContext, now: datetime) -> str:
     queued = (
         sa.select(Ticket.group_id)
         .where(
-            Ticket.status == Status.ACTIVE,
-            Ticket.agent_id.is_(None),
-            Ticket.deleted_at.is_(None),
+            *IN_QUEUE,
         )
         .distinct()
     )

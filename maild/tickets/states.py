@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.store.models import Group, Ticket
 from maild.tickets.ports import Distributor
 from maild.values import Status
+
+# In its group's queue: active, held by no agent, not deleted. The one definition the
+# distributor, the scheduler's drain and alerts, and the API's counts select by.
+IN_QUEUE: tuple[sa.ColumnElement[bool], ...] = (
+    Ticket.status == Status.ACTIVE,
+    Ticket.agent_id.is_(None),
+    Ticket.deleted_at.is_(None),
+)
 
 
 def move_to(
