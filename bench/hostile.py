@@ -81,12 +81,19 @@ def write_copies(directory: Path, name: str, raw: bytes) -> list[Path]:
 
 
 def baseline(config: Path, directory: Path) -> tuple[Run, Run]:
-    """The cheaper of two runs on an ordinary mail, per command."""
-    (directory / "baseline.eml").write_bytes(BASELINE)
-    runs = [measure(config, [directory / "baseline.eml"]) for _ in range(2)]
-    inspect = min((r[0] for r in runs), key=lambda r: r.seconds)
-    ingest = min((r[1] for r in runs), key=lambda r: r.seconds)
-    return inspect, ingest
+    """The cheaper of three runs on an ordinary mail, per command and per figure. Each run has
+    a Message-ID of its own: a second run of the same file would be a duplicate, which skips
+    the ticket, the autoresponse and their templates, and would set the bar too low."""
+    runs = []
+    for index in range(3):
+        path = directory / f"baseline-{index}.eml"
+        path.write_bytes(BASELINE.replace(b"<baseline@", b"<baseline-%d@" % index))
+        runs.append(measure(config, [path]))
+    return _cheapest([r[0] for r in runs]), _cheapest([r[1] for r in runs])
+
+
+def _cheapest(runs: list[Run]) -> Run:
+    return Run(min(r.seconds for r in runs), min(r.peak_mb for r in runs), runs[0].outcome)
 
 
 def main() -> int:
