@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from maild.ingest.pipeline import Pipeline
-from maild.ingest.spool import Envelope
+from maild.ingest.spool import Envelope, message_key
 from maild.store.db import Store, alembic_config, upgrade_schema
 from maild.store.models import Inbound
 from maild.values import Outcome
@@ -55,3 +55,19 @@ def test_rows_spooled_before_the_list_are_split_as_they_were_read(
             "a@example.com",
             "b@example.com",
         ]
+
+
+def test_the_message_key_is_the_first_message_id_field_whole() -> None:
+    folded = b"Subject: hi\r\nMessage-ID:\r\n <a@b.example>\r\nmessage-id: <b@b.example>\r\n\r\n"
+    assert message_key(folded) == "<a@b.example>"
+    bare_cr = b"From: x@y.example\rMessage-Id: <mac@b.example>\r\rbody\r"
+    assert message_key(bare_cr) == "<mac@b.example>"
+    assert message_key(b"Subject: hi\r\n\r\nMessage-ID: <in-body@b.example>\r\n") == ""
+    assert message_key(b"X-Message-ID: <no@b.example>\r\n\r\n") == ""
+    odd = b"Message-ID: <\x00caf\xc3\xa9@b.example>\r\n\r\n"
+    assert message_key(odd) == "<caf\ufffd\ufffd@b.example>"
+
+
+def test_a_huge_message_id_line_is_read_only_as_far_as_the_key_goes() -> None:
+    raw = b"Message-ID: <" + b"a" * 500_000 + b"@b.example>\r\nSubject: hi\r\n\r\nbody\r\n"
+    assert message_key(raw) == "<" + "a" * 997
