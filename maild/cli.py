@@ -32,7 +32,6 @@ from maild.cli_jobs import register as register_job_commands
 from maild.cli_mail import register as register_mail_commands
 from maild.cli_outbound import register as register_outbound_commands
 from maild.config import load_settings
-from maild.daemon import run_services, services
 from maild.errors import MaildError, NotFound
 from maild.export import export_tickets, row_json, ticket_detail
 from maild.ingest.attached import MAIL_TYPES, read_attached_mail
@@ -331,6 +330,10 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.log_format is not None:
         log_settings = dataclasses.replace(log_settings, format=args.log_format)
     configure_daemon_logging(log_settings)
+    # Imported here: the daemon brings the HTTP API (FastAPI, pydantic models), uvicorn and the
+    # listeners, almost a second of imports that no other command needs.
+    from maild.daemon import run_services, services
+
     with opened_store(settings) as store:
         _print_report(_apply(store, settings), sys.stderr)
         board = ServiceBoard()

@@ -12,6 +12,7 @@ organisational domains (the Public Suffix List, shipped in `publicsuffixlist`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from maild.ingest.parse import ParsedMessage
 
 log = logging.getLogger("maild.authn")
 
-_PSL = PublicSuffixList()
 # Bounds on what a hostile mail can make us read (STYLE: input is bounded before it is examined).
 MAX_AUTH_RESULTS = 10  # Authentication-Results fields looked at
 MAX_FIELD_CHARS = 4000
@@ -146,7 +146,14 @@ def domain_of(address: str | None) -> str:
 
 def organizational_domain(domain: str) -> str:
     """RFC 7489 §3.2: the registrable domain (one label below the public suffix)."""
-    return _PSL.privatesuffix(domain.lower()) or domain.lower()
+    return _public_suffixes().privatesuffix(domain.lower()) or domain.lower()
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    # Built on first use, not at import: reading the list takes a third of a second, which
+    # every `maild` command paid, most of them never judging a sender.
+    return PublicSuffixList()
 
 
 def aligned(author_domain: str, domain: str, strict: bool) -> bool:

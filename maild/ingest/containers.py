@@ -25,10 +25,8 @@ from email.policy import Compat32
 
 from maild.errors import MessageRejected
 from maild.ingest.bodies import Attachment, Bodies, extract_bodies
-from maild.ingest.calendar import calendar_note
 from maild.ingest.charsets import GuessBudget, decode_header_text
 from maild.ingest.mime import check_tree_limits, parse_tree, part_bytes, walk
-from maild.ingest.smime import is_opaque_signed, unwrap_signed
 from maild.ingest.tnef import tnef_files
 from maild.settings import IngestLimits
 
@@ -80,7 +78,7 @@ def _view(part: Message, depth: int, opening: _Opening) -> Message:
     if content_type in _MAIL_TYPES:
         return _attached_mail(part, opening)
     smime_type = part.get_param("smime-type")
-    if is_opaque_signed(content_type, smime_type if isinstance(smime_type, str) else None):
+    if _opaque_signed(content_type, smime_type if isinstance(smime_type, str) else None):
         return _signed_entity(part, depth, opening)
     if content_type == "text/calendar" and not part.get_filename():
         return _as_attachment(part, "invite.ics")
@@ -95,9 +93,21 @@ def _view(part: Message, depth: int, opening: _Opening) -> Message:
     return copied
 
 
+def _opaque_signed(content_type: str, smime_type: str | None) -> bool:
+    """An `application/pkcs7-mime` that may hold signed data: declared so, or not declared
+    (the CMS type then decides; enveloped data is encrypted and left as it is)."""
+    if content_type not in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return False
+    return smime_type is None or smime_type.strip().lower() == "signed-data"
+
+
 def _signed_entity(part: Message, depth: int, opening: _Opening) -> Message:
     """RFC 8551 §3.5.2: the MIME entity an opaque signature wraps, read with the limits the
     mail has left; the smime.p7m itself when it cannot be opened."""
+    # Imported here: asn1crypto and cryptography take a quarter of a second to import, which
+    # every `maild` command paid, and few mails are S/MIME.
+    from maild.ingest.smime import unwrap_signed
+
     limits = replace(
         opening.limits,
         max_parts=opening.parts_left,
@@ -188,6 +198,9 @@ def _add_tnef_files(bodies: Bodies, opening: _Opening) -> None:
 def _add_calendar_notes(bodies: Bodies) -> None:
     """A note per distinct calendar; a second copy of one (Google sends the invitation both
     as a text/calendar part and as invite.ics) is dropped."""
+    # Imported here: icalendar takes a fifth of a second to import, and few mails invite.
+    from maild.ingest.calendar import calendar_note
+
     seen: set[bytes] = set()
     kept: list[Attachment] = []
     for attachment in bodies.attachments:

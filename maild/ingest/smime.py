@@ -32,14 +32,6 @@ class SignedContent:
     note: str  # what the signature check found, for the ticket text
 
 
-def is_opaque_signed(content_type: str, smime_type: str | None) -> bool:
-    """An `application/pkcs7-mime` that may hold signed data: declared so, or not declared
-    (the CMS type then decides; enveloped data is encrypted and left as it is)."""
-    if content_type not in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
-        return False
-    return smime_type is None or smime_type.strip().lower() == "signed-data"
-
-
 def unwrap_signed(der: bytes) -> SignedContent:
     """The content of a SignedData and the result of checking its signature; ValueError when
     the bytes are no SignedData with its content inside."""
