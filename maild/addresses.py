@@ -185,8 +185,17 @@ def ascii_form(address: str) -> str | None:
         return None
     if domain.isascii():
         return address
+    ascii_name = ascii_domain(domain)
+    return f"{local}@{ascii_name}" if ascii_name is not None else None
+
+
+def ascii_domain(domain: str) -> str | None:
+    """`domain` in A-labels (RFC 5890), as DNS and DKIM's `d=` need it; None when IDNA
+    refuses it."""
+    if domain.isascii():
+        return domain
     try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+        return str(idna.encode(domain, uts46=True).decode("ascii"))
     except (idna.IDNAError, UnicodeError, ValueError):
         return None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dkim
 
+from maild.addresses import ascii_domain
 from maild.errors import ConfigError
 from maild.settings import OutboundSettings
 
@@ -48,7 +49,16 @@ def build_signer(settings: OutboundSettings) -> DkimSigner | None:
     except OSError as exc:
         reason = f"cannot read {settings.dkim_key_file}: {exc.strerror}"
         raise ConfigError("[outbound]", "dkim_key_file", reason) from exc
-    signer = DkimSigner(settings.dkim_selector, settings.dkim_domain or settings.domain, key)
+    # d= is a DNS name: an IDN domain signs in its A-labels (RFC 6376 §3.5), and the key's
+    # record is looked up there.
+    domain = ascii_domain(settings.dkim_domain or settings.domain)
+    if domain is None:
+        reason = f"{settings.dkim_domain or settings.domain!r} is not a valid domain name"
+        raise ConfigError("[outbound]", "dkim_domain", reason)
+    if not settings.dkim_selector.isascii():
+        reason = f"{settings.dkim_selector!r} is not a DNS label: use ASCII letters and digits"
+        raise ConfigError("[outbound]", "dkim_selector", reason)
+    signer = DkimSigner(settings.dkim_selector, domain, key)
     try:
         signer.sign(b"From: a@example.com\r\nSubject: key check\r\n\r\nx\r\n")
     except dkim.DKIMException as exc:

@@ -18,10 +18,13 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from maild.errors import ConfigError
 from maild.outbound import Mark, OutgoingMail, ReplyRequest, send_reply
 from maild.outbound.delivery import retry_delay, run_delivery
+from maild.outbound.dkim import build_signer
 from maild.outbound.outbox import enqueue
 from maild.routing import RoundRobin
+from maild.settings import OutboundSettings
 from maild.store.db import Store
 from maild.store.models import History, Outbox
 from maild.values import OutboxState, RelaySecurity, Status
@@ -197,6 +200,45 @@ def test_dkim_signature_verifies_with_the_published_key(
 
     assert dkim.verify(got.data, dnsfunc=dns)
     assert not dkim.verify(got.data.replace(b"Subject: ", b"Subject: x"), dnsfunc=dns)
+
+
+def test_an_idn_dkim_domain_signs_in_a_labels(
+    store: Store, db_url: str, sink: Sink, tmp_path: Path
+) -> None:
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                   capture_output=True)  # fmt: skip
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                            check=True, capture_output=True).stdout  # fmt: skip
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    desk = _desk(store, db_url, sink.relay, dkim_selector="mail", dkim_key_file=str(key),
+                 dkim_domain="b\u00fccher.example")  # fmt: skip
+    desk.ingest(NEW_REQUEST)
+    desk.deliver()
+    (got,) = sink.received
+    assert b"d=xn--bcher-kva.example;" in got.data.split(b"\r\n\r\n")[0].replace(b"\r\n ", b"")
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return record if name == b"mail._domainkey.xn--bcher-kva.example." else b""
+
+    assert dkim.verify(got.data, dnsfunc=dns)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [("dkim_domain", "bad..domain\u00fc", "not a valid domain name"),
+     ("dkim_selector", "s\u00e9l", "not a DNS label")],
+)  # fmt: skip
+def test_a_dkim_name_dns_cannot_hold_is_a_config_error(
+    tmp_path: Path, setting: str, value: str, message: str
+) -> None:
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                   capture_output=True)  # fmt: skip
+    options = {"dkim_selector": "mail", "dkim_key_file": str(key), setting: value}
+    with pytest.raises(ConfigError, match=message) as raised:
+        build_signer(OutboundSettings(domain="example.com", **options))
+    assert raised.value.key == setting
 
 
 # --- the worker as a service -----------------------------------------------------------------
