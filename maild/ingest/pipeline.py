@@ -29,6 +29,7 @@ from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool
 from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
+from maild.store.prepared import Prepared
 from maild.store.rawbytes import unpack
 from maild.tickets import history
 from maild.values import InboundState, Outcome
@@ -330,7 +331,7 @@ def _envelope(row: Inbound) -> Envelope:
 
 
 _INBOUND: sa.Table = Inbound.__table__  # type: ignore[assignment]
-_MARK_DONE = (
+_MARK_DONE = Prepared(
     sa.update(_INBOUND)
     .where(_INBOUND.c.id == sa.bindparam("row_id"))
     .values(
@@ -354,7 +355,7 @@ def _finish(session: Session, row: Inbound, applied: Applied, now: datetime) -> 
         "ticket_id": applied.ticket.id if applied.ticket is not None else None,
         "processed_at": now,
     }
-    session.execute(_MARK_DONE, {"row_id": row.id, **values})
+    _MARK_DONE.execute(session, {"row_id": row.id, **values})
     for name, value in values.items():
         set_committed_value(row, name, value)
     number = applied.ticket.number if applied.ticket is not None else None

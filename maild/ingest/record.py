@@ -15,6 +15,7 @@ from maild.ingest.parse import Attachment as ParsedAttachment
 from maild.ingest.parse import ParsedMessage
 from maild.ingest.spool import Envelope, Received
 from maild.store.models import Attachment, Bounce, Message, Ticket
+from maild.store.prepared import Prepared
 from maild.tickets.lookup import is_department_address
 from maild.tickets.participants import add_participant
 from maild.values import Direction, Kind, ParticipantRole
@@ -23,7 +24,7 @@ from maild.values import Direction, Kind, ParticipantRole
 # rows nothing reads back in the transaction as objects.
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[assignment]
 _ATTACHMENTS: sa.Table = Attachment.__table__  # type: ignore[assignment]
-_MESSAGE = sa.insert(_MESSAGES).returning(_MESSAGES.c.id)
+_MESSAGE = Prepared(sa.insert(_MESSAGES).returning(_MESSAGES.c.id))
 _ATTACHMENT = sa.insert(_ATTACHMENTS)
 
 
@@ -59,7 +60,7 @@ def store_message(
     }
     if sender_auth is not None:  # left out, not None: a JSON column would store 'null'
         values["sender_auth"] = sender_auth
-    message_id = session.execute(_MESSAGE, values).scalar_one()
+    message_id = _MESSAGE.scalar(session, values)
     if msg.attachments:
         rows = [_attachment(message_id, part) for part in msg.attachments]
         session.execute(_ATTACHMENT, rows)

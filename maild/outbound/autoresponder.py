@@ -25,6 +25,7 @@ from maild.outbound.outbox import enqueue
 from maild.outbound.templates import Templates
 from maild.settings import AutoresponderSettings, OutboundSettings, TicketSettings
 from maild.store.models import AutoresponseLog, Department, Ticket
+from maild.store.prepared import Prepared
 from maild.tickets.lookup import find_department, get_brand, is_department_address
 
 # RFC 3834 §2 and RFC 5321 §4.5.5: mail systems' own mailboxes are never answered.
@@ -75,8 +76,8 @@ _SENT_TO_DOMAIN_SINCE = (
     .where(_LOG.c.domain == sa.bindparam("domain"), _LOG.c.at > sa.bindparam("since"))
     .scalar_subquery()
 )
-_SENT = sa.select(_SENT_SINCE, _SENT_TO_DOMAIN_SINCE)
-_LOG_SENT = sa.insert(_LOG)
+_SENT = Prepared(sa.select(_SENT_SINCE, _SENT_TO_DOMAIN_SINCE))
+_LOG_SENT = Prepared(sa.insert(_LOG))
 
 
 def over_rate_limit(
@@ -86,7 +87,7 @@ def over_rate_limit(
     since = now - timedelta(minutes=limits.window_minutes)
     mailbox, domain = rate_key(sender)
     params = {"sender": mailbox, "domain": domain, "since": since}
-    to_sender, to_domain = session.execute(_SENT, params).one()
+    to_sender, to_domain = _SENT.first(session, params) or (0, 0)
     if (to_sender or 0) >= limits.max_per_sender:
         return "sender"
     # Local parts cost a forger nothing: the domain has a limit of its own.
@@ -142,7 +143,7 @@ def autorespond(
         # the mail is kept, the ticket opened, and the reason lands in its history.
         return f"autoresponse not sent: {exc}"
     mailbox, domain = rate_key(ticket.requester)
-    session.execute(_LOG_SENT, {"sender": mailbox, "domain": domain, "at": now})
+    _LOG_SENT.execute(session, {"sender": mailbox, "domain": domain, "at": now})
     return ""
 
 

@@ -3,6 +3,8 @@
 Both SQLite and PostgreSQL speak `INSERT ... ON CONFLICT`; SQLAlchemy spells it per dialect.
 The statements are built once per table and key set and run on the table (Core), with the row
 as parameters: building and cache-keying a fresh ORM statement cost several times the insert.
+The two that run for every mail (`insert_if_missing`, `insert_new`) are `Prepared`: compiled
+once, run on the driver's cursor.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from maild.store.prepared import Prepared
 
 
 def upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
@@ -26,15 +30,16 @@ def insert_if_missing(
     session: Session, model: Any, values: dict[str, Any], keys: list[str]
 ) -> None:
     """Insert `values` unless a row with the same `keys` exists (then do nothing)."""
-    session.execute(_insert_ignoring(_dialect(session), model.__table__, tuple(keys)), values)
+    _prepared_ignoring(_dialect(session), model.__table__, tuple(keys)).execute(session, values)
 
 
 def insert_new(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> int | None:
     """Insert `values` and return the new row's id; None when a row with the same `keys` exists
     (then nothing is written). The conflict is not an error, so no savepoint is needed to survive
     it, and a concurrent insert of the same keys waits for ours rather than failing."""
-    statement = _insert_returning_id(_dialect(session), model.__table__, tuple(keys))
-    return session.execute(statement, values).scalar()
+    statement = _prepared_returning_id(_dialect(session), model.__table__, tuple(keys))
+    found = statement.scalar(session, values)
+    return int(found) if found is not None else None
 
 
 def _dialect(session: Session) -> str:
@@ -51,8 +56,13 @@ def _insert_ignoring(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> An
 
 
 @lru_cache(maxsize=128)
-def _insert_returning_id(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
-    return _insert_ignoring(dialect, table, keys).returning(table.c.id)
+def _prepared_ignoring(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Prepared:
+    return Prepared(_insert_ignoring(dialect, table, keys))
+
+
+@lru_cache(maxsize=128)
+def _prepared_returning_id(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Prepared:
+    return Prepared(_insert_ignoring(dialect, table, keys).returning(table.c.id))
 
 
 @lru_cache(maxsize=128)

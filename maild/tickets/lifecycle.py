@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from maild.errors import Conflict, InvalidRequest
 from maild.settings import TicketSettings
 from maild.store.models import Department, Group, Ticket
+from maild.store.prepared import Prepared
 from maild.tickets import history
 from maild.tickets.actors import Actor
 from maild.tickets.audit import Action, note
@@ -62,7 +63,7 @@ def _scalar_default(column: sa.Column[Any]) -> Any:
     return default.arg  # type: ignore[attr-defined]
 
 
-_INSERT_TICKET = sa.insert(_TICKET).returning(_TICKET.c.id)
+_INSERT_TICKET = Prepared(sa.insert(_TICKET).returning(_TICKET.c.id))
 # Every column but the id, with its default: a new ticket is made with all of them and its row
 # inserted with them, so the object is exactly the row and never needs to load one.
 _TICKET_DEFAULTS = {
@@ -119,7 +120,7 @@ def _insert(session: Session, ticket: Ticket) -> None:
     session, as if loaded: the unit of work would flush it as an object of its own, which costs
     several times the insert on every new ticket. Later changes to it are flushed as usual."""
     row = {key: getattr(ticket, key) for key in _TICKET_DEFAULTS}
-    ticket.id = session.execute(_INSERT_TICKET, row).scalar_one()
+    ticket.id = int(_INSERT_TICKET.scalar(session, row))
     make_transient_to_detached(ticket)
     session.add(ticket)
 

@@ -13,18 +13,19 @@ from sqlalchemy.orm import Session
 
 from maild.settings import TicketSettings
 from maild.store.models import Forwarder, Ticket, TicketSequence
+from maild.store.prepared import Prepared
 from maild.tickets._sql import insert_if_missing
 
 # Built once and run on the tables (Core): a number costs two statements on every new ticket,
 # and building an ORM statement each time cost several times running it.
 _SEQUENCE: sa.Table = TicketSequence.__table__  # type: ignore[assignment]
-_NEXT_VALUE = (
+_NEXT_VALUE = Prepared(
     sa.update(_SEQUENCE)
     .where(_SEQUENCE.c.name == sa.bindparam("prefix"))
     .values(value=_SEQUENCE.c.value + 1)
     .returning(_SEQUENCE.c.value)
 )
-_TAKEN = (
+_TAKEN = Prepared(
     sa.select(Ticket.__table__.c.number)
     .where(Ticket.__table__.c.number == sa.bindparam("number"))
     .union_all(
@@ -48,13 +49,13 @@ def allocate_number(session: Session, settings: TicketSettings) -> str:
 
 
 def _next_value(session: Session, name: str) -> int:
-    value = session.execute(_NEXT_VALUE, {"prefix": name}).scalar()
+    value = _NEXT_VALUE.scalar(session, {"prefix": name})
     if value is None:  # the prefix's first ticket: its counter row does not exist yet
         # ON CONFLICT DO NOTHING: two processes creating the first row at once both succeed.
         insert_if_missing(session, TicketSequence, {"name": name, "value": 0}, ["name"])
-        value = session.execute(_NEXT_VALUE, {"prefix": name}).scalar_one()
+        value = _NEXT_VALUE.scalar(session, {"prefix": name})
     return int(value)
 
 
 def _number_taken(session: Session, number: str) -> bool:
-    return session.execute(_TAKEN, {"number": number}).first() is not None
+    return _TAKEN.first(session, {"number": number}) is not None
