@@ -48,7 +48,9 @@ def insert_new_rows(
     table = model.__table__
     statement = _insert_returning(_dialect(session), table, tuple(keys), tuple(columns))
     # On the session's connection: the ORM's execute adds nothing to a Core INSERT but cost.
-    return [tuple(row) for row in session.connection().execute(statement, rows)]
+    # One row as a plain execute: the multi-row path renders its SQL on every call.
+    parameters = rows[0] if len(rows) == 1 else rows
+    return [tuple(row) for row in session.connection().execute(statement, parameters)]
 
 
 def _dialect(session: Session) -> str:
