@@ -25,7 +25,7 @@ from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
 from maild.ingest.authn import SenderAuth
 from maild.ingest.sources import SourceMessage
-from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool
+from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool, spool_many
 from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
@@ -83,7 +83,7 @@ class Pipeline:
         (the group commit of `ingest.intake`). All are committed, or none."""
         with self.store.transaction() as session:
             now = self.clock()
-            return [spool(session, a.raw, a.source, a.envelope, now, auth=a.auth) for a in arrivals]
+            return spool_many(session, arrivals, now)
 
     def process(
         self, inbound_ids: Iterable[int], raws: Mapping[int, bytes] | None = None

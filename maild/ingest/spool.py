@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from maild.ingest.authn import SenderAuth
 from maild.store.models import Inbound, Raw
-from maild.tickets._sql import insert_new
+from maild.tickets._sql import insert_new_rows
 from maild.values import InboundState
 
 
@@ -91,17 +93,6 @@ def _header_end(raw: bytes) -> int:
     return min(positions) + 2 if positions else len(raw)
 
 
-def store_raw(session: Session, raw: bytes, digest: str | None = None) -> int:
-    """The id of the `raw` row for these bytes, created once per content hash."""
-    digest = digest or hashlib.sha256(raw).hexdigest()
-    values = {"sha256": digest, "size": len(raw), "data": raw}
-    created = insert_new(session, Raw, values, ["sha256"])
-    if created is not None:
-        return created
-    # Stored before (a duplicate, or the same bytes under another Message-ID).
-    return session.scalars(sa.select(Raw.id).where(Raw.sha256 == digest)).one()
-
-
 def spool(
     session: Session,
     raw: bytes,
@@ -114,26 +105,72 @@ def spool(
     """Record one received mail in the spool (the caller commits), or find its earlier copy.
     `department` is the one the transport assigns (an IMAP account's), "" for none; `auth` the
     sender verdict its SMTP session took."""
-    key = message_key(raw)
-    digest = hashlib.sha256(raw).hexdigest()
-    values = {
-        "source": source[:500],
-        "envelope_from": envelope.mail_from,
-        "rcpt_to": list(envelope.rcpt_to),
-        "message_key": key,
+    return spool_many(session, [Arrival(raw, source, envelope, auth)], now, department)[0]
+
+
+def spool_many(
+    session: Session, arrivals: Sequence[Arrival], now: datetime, department: str = ""
+) -> list[Spooled]:
+    """Record received mails in the spool (the caller commits), each as `spool` would one
+    after the other, in two multi-row INSERTs whatever their number: the group commit of
+    `ingest.intake` writes the mails of concurrent SMTP sessions at once. A mail the spool
+    holds already, or that came earlier in `arrivals`, is reported as its earlier copy."""
+    keys = [(message_key(a.raw), hashlib.sha256(a.raw).hexdigest()) for a in arrivals]
+    raws = {digest: arrival.raw for arrival, (_, digest) in zip(arrivals, keys, strict=True)}
+    raw_ids = _store_raws(session, raws)
+    firsts: dict[tuple[str, str], int] = {}  # each key's first arrival (its index)
+    for index, key in enumerate(keys):
+        firsts.setdefault(key, index)
+    rows = [
+        _inbound_row(arrivals[index], key, raw_ids[key[1]], now, department)
+        for key, index in firsts.items()
+    ]
+    # ON CONFLICT DO NOTHING: the same message spooled before, or by another path this moment.
+    inserted = insert_new_rows(session, Inbound, rows, _INBOUND_KEY, ["id", *_INBOUND_KEY])
+    created = {(key, digest): row_id for row_id, key, digest in inserted}
+    results = []
+    for index, key in enumerate(keys):
+        if key in created:  # by this call; a later copy in `arrivals` is a duplicate of it
+            first = firsts[key] == index
+            results.append(Spooled(created[key], not first, InboundState.RECEIVED))
+        else:
+            earlier = _find(session, *key)
+            assert earlier is not None
+            results.append(Spooled(earlier.id, duplicate=True, state=earlier.state))
+    return results
+
+
+_INBOUND_KEY = ["message_key", "sha256"]
+
+
+def _inbound_row(
+    arrival: Arrival, key: tuple[str, str], raw_id: int, now: datetime, department: str
+) -> dict[str, Any]:
+    message_id, digest = key
+    auth = arrival.auth
+    return {
+        "source": arrival.source[:500],
+        "envelope_from": arrival.envelope.mail_from,
+        "rcpt_to": list(arrival.envelope.rcpt_to),
+        "message_key": message_id,
         "sha256": digest,
-        "raw_id": store_raw(session, raw, digest),
+        "raw_id": raw_id,
         "department": department or None,
         "sender_auth": auth.as_json() if auth is not None else None,
         "received_at": now,
     }
-    # ON CONFLICT DO NOTHING: the same message spooled before, or by another path this moment.
-    created = insert_new(session, Inbound, values, ["message_key", "sha256"])
-    if created is not None:
-        return Spooled(created, duplicate=False, state=InboundState.RECEIVED)
-    earlier = _find(session, key, digest)
-    assert earlier is not None
-    return Spooled(earlier.id, duplicate=True, state=earlier.state)
+
+
+def _store_raws(session: Session, raws: dict[str, bytes]) -> dict[str, int]:
+    """The id of the `raw` row for each of these bytes (by content hash), each created once."""
+    rows = [{"sha256": digest, "size": len(raw), "data": raw} for digest, raw in raws.items()]
+    inserted = insert_new_rows(session, Raw, rows, ["sha256"], ["id", "sha256"])
+    ids = {digest: row_id for row_id, digest in inserted}
+    stored_before = [digest for digest in raws if digest not in ids]
+    if stored_before:  # a duplicate, or the same bytes under another Message-ID
+        query = sa.select(Raw.id, Raw.sha256).where(Raw.sha256.in_(stored_before))
+        ids.update((digest, row_id) for row_id, digest in session.execute(query))
+    return ids
 
 
 def _find(session: Session, key: str, digest: str) -> Inbound | None:

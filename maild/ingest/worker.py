@@ -24,7 +24,6 @@ mail_log = logging.getLogger("maild.mail")
 
 # After a failed step (the database away), wait this long before the next try.
 RETRY_SECONDS = 5.0
-GATHER_SECONDS = 0.1
 
 
 class Doorbell:
@@ -61,10 +60,10 @@ async def run_worker(
         for result in results:
             log_result(result)
         if not results:
+            # No pause to let a burst gather: it delayed every mail after a quiet moment (the
+            # new ticket and its autoresponse) by that pause. Mail that arrives while a batch
+            # runs is the next batch, so a burst still shares transactions.
             await doorbell.wait(stop, poll_seconds)
-            # Let a burst gather: one transaction (one fsync) for many mails rather than one
-            # each. The senders have their 250 already; this only delays the ticket.
-            await asyncio.sleep(GATHER_SECONDS)
 
 
 def log_result(result: IngestResult, now: datetime | None = None) -> None:

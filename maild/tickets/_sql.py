@@ -42,6 +42,22 @@ def insert_new(session: Session, model: Any, values: dict[str, Any], keys: list[
     return int(found) if found is not None else None
 
 
+def insert_new_rows(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str], columns: list[str]
+) -> list[tuple[Any, ...]]:
+    """Insert `rows` with one multi-row statement (per page of rows) and return `columns` of
+    each row inserted, in no particular order. A row whose `keys` an existing row has is
+    skipped: nothing written for it, nothing returned. `rows` must not repeat a key."""
+    if not rows:
+        return []
+    table = model.__table__
+    statement = _insert_returning(_dialect(session), table, tuple(keys), tuple(columns))
+    # On the session's connection: the ORM's execute adds nothing to a Core INSERT but cost.
+    # One row as a plain execute: the multi-row path renders its SQL on every call.
+    parameters = rows[0] if len(rows) == 1 else rows
+    return [tuple(row) for row in session.connection().execute(statement, parameters)]
+
+
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
@@ -63,6 +79,13 @@ def _prepared_ignoring(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> 
 @lru_cache(maxsize=128)
 def _prepared_returning_id(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Prepared:
     return Prepared(_insert_ignoring(dialect, table, keys).returning(table.c.id))
+
+
+@lru_cache(maxsize=128)
+def _insert_returning(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    return _insert_ignoring(dialect, table, keys).returning(*(table.c[c] for c in columns))
 
 
 @lru_cache(maxsize=128)

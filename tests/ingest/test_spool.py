@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from maild.ingest.pipeline import Pipeline
-from maild.ingest.spool import Envelope, message_key
+from maild.ingest.spool import Arrival, Envelope, message_key
 from maild.store.db import Store, alembic_config, upgrade_schema
-from maild.store.models import Inbound
+from maild.store.models import Inbound, Raw
 from maild.values import Outcome
 from tests.ingest.test_pipeline import _request, pipeline  # noqa: F401 - fixture
 
@@ -71,3 +71,24 @@ def test_the_message_key_is_the_first_message_id_field_whole() -> None:
 def test_a_huge_message_id_line_is_read_only_as_far_as_the_key_goes() -> None:
     raw = b"Message-ID: <" + b"a" * 500_000 + b"@b.example>\r\nSubject: hi\r\n\r\nbody\r\n"
     assert message_key(raw) == "<" + "a" * 997
+
+
+def test_a_group_spools_each_mail_once_and_names_every_earlier_copy(
+    pipeline: Pipeline,  # noqa: F811
+) -> None:
+    envelope = Envelope("carol@customer.example", ("support@example.com",))
+    earlier = pipeline.receive(_request(1), "smtp", envelope)
+    other_message_id = _request(2).replace(b"<req-2-x@", b"<req-2-y@")
+    group = [_request(2), _request(1), _request(2), _request(3), other_message_id]
+    spooled = pipeline.receive_many([Arrival(raw, "smtp", envelope) for raw in group])
+    new_2, again_1, again_2, new_3, other_id = spooled
+    assert [s.duplicate for s in spooled] == [False, True, True, False, False]
+    assert again_1.inbound_id == earlier.inbound_id and again_2.inbound_id == new_2.inbound_id
+    assert len({new_2.inbound_id, new_3.inbound_id, other_id.inbound_id, earlier.inbound_id}) == 4
+    with pipeline.store.sessions() as session:
+        rows = {row.id: row for row in session.scalars(sa.select(Inbound))}
+        assert len(rows) == 4
+        for entry, raw in zip(spooled, group, strict=True):
+            assert session.get(Raw, rows[entry.inbound_id].raw_id).data == raw  # type: ignore[union-attr]
+            assert rows[entry.inbound_id].message_key == message_key(raw)
+        assert session.scalar(sa.select(sa.func.count()).select_from(Raw)) == 4
