@@ -61,15 +61,20 @@ def visible_union(
     if viewer.role is not Role.AGENT:
         return None
     me = viewer.agent_id
+    queues = _my_queues(me)
+    # A condition the queue part states already is not said twice: SQLite then weighed
+    # `status = ? AND agent_id IS NULL` double and read the whole desk's queue through the
+    # status index, row by row for the group (view=queue: 221 ms at 1,000,000).
+    new = [c for c in conditions if not any(c.compare(mine) for mine in queues)]
     parts = [
-        sa.select(*columns).where(Ticket.agent_id == me),
-        sa.select(*columns).where(Ticket.followup_agent_id == me),
+        sa.select(*columns).where(Ticket.agent_id == me, *conditions),
+        sa.select(*columns).where(Ticket.followup_agent_id == me, *conditions),
         sa.select(*columns)
         .join(RecentTransfer, RecentTransfer.ticket_id == Ticket.id)
-        .where(RecentTransfer.agent_id == me),
-        sa.select(*columns).where(*_my_queues(me)),
+        .where(RecentTransfer.agent_id == me, *conditions),
+        sa.select(*columns).where(*queues, *new),
     ]
-    return sa.union(*(part.where(*conditions) for part in parts))
+    return sa.union(*parts)
 
 
 def visible_row(viewer: Viewer) -> sa.ColumnElement[bool] | None:
