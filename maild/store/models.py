@@ -203,7 +203,17 @@ class TicketSequence(Base):
 class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
-        sa.Index("ix_ticket_group_status_agent", "group_id", "status", "agent_id"),
+        # A group's queue (routing, queue counts) and, in idle order with `deleted_at`, the
+        # queue part of an agent's visible tickets (access.py) read from the index alone.
+        sa.Index(
+            "ix_ticket_group_status_agent",
+            "group_id",
+            "status",
+            "agent_id",
+            "last_action_at",
+            "deleted_at",
+            postgresql_include=["id"],
+        ),
         # An agent's tickets (views `mine_*`, the visibility set of access.py) and the queue
         # (agent NULL), in idle order and counted from the index alone: `deleted_at` is in it,
         # and `id` is included on PostgreSQL (SQLite's indexes hold the rowid anyway).

@@ -161,7 +161,7 @@ def _fields_of(session: Session, ticket_ids: list[int]) -> dict[int, tuple[tuple
     return {ticket_id: tuple(pairs) for ticket_id, pairs in found.items()}
 
 
-def count_rows(session: Session, ids: sa.Select[Any], up_to: int | None) -> int:
+def count_rows(session: Session, ids: sa.Select[Any] | sa.CompoundSelect, up_to: int | None) -> int:
     """The rows `ids` selects, counted up to `up_to + 1` when `up_to` is given. Counting a
     desk-wide view reads every matching index entry (a million for `all`); a bounded count
     reads at most `up_to + 1`, which is all a pager needs to say "10,000+"."""

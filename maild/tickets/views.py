@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from maild.errors import InvalidRequest
 from maild.store.models import Agent, Brand, Department, Group, Recent, RecentTransfer, Ticket
-from maild.tickets.access import Viewer, visible, visible_row
+from maild.tickets.access import Viewer, visible, visible_row, visible_union
 from maild.tickets.rows import MESSAGE_COUNT, TicketRow, count_rows, fetch_rows, row_select
 from maild.tickets.search import text_matches
 from maild.values import Priority, Status
@@ -80,17 +80,24 @@ def list_tickets(session: Session, query: TicketQuery, now: datetime) -> list[Ti
     """The page of the view `query` asks for, as rows."""
     if not 1 <= query.limit <= MAX_LIMIT or query.offset < 0:
         raise InvalidRequest(f"limit must be 1..{MAX_LIMIT} and offset 0 or more")
-    order = _order(query)
-    page = (
-        _joined_for(query.sort, sa.select(Ticket.id))
-        .where(*_conditions(query))
-        .order_by(*order)
-        .limit(query.limit)
-        .offset(query.offset)
-    )
+    page = _ordered_ids(query).limit(query.limit).offset(query.offset)
     # The page's ids first, its rows after: the names and message counts of a row are then
     # fetched for the page alone, not for every ticket the view sorts (a million, for `all`).
-    return fetch_rows(session, row_select().where(Ticket.id.in_(page)).order_by(*order), now)
+    statement = row_select().where(Ticket.id.in_(page)).order_by(*_order(query))
+    return fetch_rows(session, statement, now)
+
+
+def _ordered_ids(query: TicketQuery) -> sa.Select[Any]:
+    """The view's ticket ids in the order asked for. In idle order, an agent's view is sorted
+    from their visible sets (`access.visible_union`), each part giving idle time from its
+    index; another key may need any column or a join, so it sorts `Ticket` itself."""
+    union = _visible_union(query, [Ticket.id, Ticket.last_action_at])
+    if union is None or query.sort is not SortKey.IDLE:
+        statement = _joined_for(query.sort, sa.select(Ticket.id))
+        return statement.where(*_conditions(query)).order_by(*_order(query))
+    tickets = union.subquery()
+    idle = _direction(tickets.c.last_action_at, True, query.descending, False)
+    return sa.select(tickets.c.id).order_by(idle, _tie(tickets.c.id, query.descending))
 
 
 def _joined_for(key: SortKey, statement: sa.Select[Any]) -> sa.Select[Any]:
@@ -110,10 +117,36 @@ def _joined_for(key: SortKey, statement: sa.Select[Any]) -> sa.Select[Any]:
 def count_tickets(session: Session, query: TicketQuery, up_to: int | None = None) -> int:
     """How many tickets the view holds with its filters (for paging); with `up_to`, counting
     stops after `up_to + 1`, so the answer is exact at or below `up_to` and means "more" above."""
-    return count_rows(session, sa.select(Ticket.id).where(*_conditions(query)), up_to)
+    union = _visible_union(query, [Ticket.id])
+    ids = union if union is not None else sa.select(Ticket.id).where(*_conditions(query))
+    return count_rows(session, ids, up_to)
 
 
 def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
+    """The view's conditions, its filters and who may see what, on `Ticket`."""
+    found = _view_conditions(query)
+    if query.visible_to is not None and not _own_view(query, query.visible_to):
+        scope = (visible_row if _few(query) else visible)(query.visible_to)
+        if scope is not None:
+            found.append(scope)
+    return found
+
+
+def _visible_union(query: TicketQuery, columns: list[Any]) -> sa.CompoundSelect | None:
+    """`columns` of the view's tickets as one indexed set per part of the access rule, when
+    the viewer's rule is such sets and the view is not one of the few or own ones."""
+    viewer = query.visible_to
+    if viewer is None or _own_view(query, viewer) or _few(query):
+        return None
+    return visible_union(viewer, columns, _view_conditions(query))
+
+
+def _few(query: TicketQuery) -> bool:
+    """100 tickets at most: visibility is tested on each (`access.visible_row`)."""
+    return query.view in (View.RECENT, View.RECENTLY_TRANSFERRED)
+
+
+def _view_conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     found = [*_VIEWS[query.view](query)]
     if query.view is not View.DELETED:
         found.append(Ticket.deleted_at.is_(None))
@@ -127,11 +160,6 @@ def _conditions(query: TicketQuery) -> list[sa.ColumnElement[bool]]:
     found.extend(column == value for column, value in filters if value is not None)
     if query.text.strip():
         found.append(text_matches(query.text))
-    if query.visible_to is not None and not _own_view(query, query.visible_to):
-        few = query.view in (View.RECENT, View.RECENTLY_TRANSFERRED)  # 100 at most
-        scope = (visible_row if few else visible)(query.visible_to)
-        if scope is not None:
-            found.append(scope)
     return found
 
 
@@ -238,8 +266,11 @@ def _order(query: TicketQuery) -> list[Any]:
     ticket's idle time as the deciding factor"), then the id so pages never overlap."""
     keys = [query.sort, SortKey.IDLE] if query.sort is not SortKey.IDLE else [SortKey.IDLE]
     order = [_direction(*_KEYS[key], query.descending, key in _NULLABLE) for key in keys]
-    tie = Ticket.id.desc() if query.descending else Ticket.id.asc()
-    return [*order, tie]
+    return [*order, _tie(Ticket.id, query.descending)]
+
+
+def _tie(ticket_id: Any, descending: bool) -> Any:
+    return ticket_id.desc() if descending else ticket_id.asc()
 
 
 def _direction(column: Any, inverted: bool, descending: bool, nullable: bool) -> Any:

@@ -105,3 +105,70 @@ def test_own_views_show_only_the_viewers_tickets(store: Store, now: datetime) ->
         View.MINE_CLOSED: [tickets["held_closed"].number],
         View.FOLLOW_UPS: [tickets["follow_up_for_carl"].number],
     }
+
+
+AGENT_SEES = {"held", "held_closed", "follow_up_for_carl", "transferred", "tier1_queue"}
+
+
+def test_an_agents_view_with_a_filter_keeps_to_what_they_may_see(
+    store: Store, now: datetime
+) -> None:
+    """The filter applies to each part of the access rule: a match the agent may not see
+    (another group's queue, bob's tickets) stays out of the page and the count."""
+    with store.transaction() as s:
+        carl, tickets = _desk(s, make_org(s), now)
+        names = {ticket.number: name for name, ticket in tickets.items()}
+        query = TicketQuery(
+            View.ALL, viewer_id=carl, status=Status.ACTIVE, visible_to=Viewer(carl, Role.AGENT)
+        )
+        rows = list_tickets(s, query, now)
+        total = count_tickets(s, query, up_to=100)
+        active = {name for name in AGENT_SEES if tickets[name].status is Status.ACTIVE}
+    assert {names[row.number] for row in rows} == active
+    assert total == len(active)
+    assert "bobs_tier1" not in active and "tier2_queue" not in active
+
+
+def test_a_ticket_in_several_parts_of_the_rule_is_listed_and_counted_once(
+    store: Store, now: datetime
+) -> None:
+    with store.transaction() as s:
+        carl, tickets = _desk(s, make_org(s), now)
+        # held by carl and transferred to him: two parts of the rule name it
+        s.add(RecentTransfer(agent_id=carl, ticket_id=tickets["held"].id, at=now))
+        s.flush()
+        query = TicketQuery(View.ALL, viewer_id=carl, visible_to=Viewer(carl, Role.AGENT))
+        numbers = [row.number for row in list_tickets(s, query, now)]
+        total = count_tickets(s, query, up_to=100)
+    assert sorted(numbers) == sorted(tickets[name].number for name in AGENT_SEES)
+    assert total == len(AGENT_SEES)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_an_agents_view_pages_in_idle_order_without_overlap(
+    store: Store, now: datetime, descending: bool
+) -> None:
+    with store.transaction() as s:
+        carl, tickets = _desk(s, make_org(s), now)
+        for minutes, name in enumerate(sorted(AGENT_SEES)):
+            tickets[name].last_action_at = now - timedelta(minutes=minutes)
+        s.flush()
+        viewer = Viewer(carl, Role.AGENT)
+        pages = [
+            list_tickets(
+                s,
+                TicketQuery(
+                    View.ALL,
+                    viewer_id=carl,
+                    visible_to=viewer,
+                    descending=descending,
+                    limit=2,
+                    offset=offset,
+                ),
+                now,
+            )
+            for offset in (0, 2, 4)
+        ]
+    least_idle_first = [tickets[name].number for name in sorted(AGENT_SEES)]
+    expected = least_idle_first[::-1] if descending else least_idle_first
+    assert [row.number for page in pages for row in page] == expected
