@@ -180,15 +180,21 @@ def test_relay_with_starttls_and_auth_from_a_password_file(
     assert len(relay.received) == 1
 
 
-def test_dkim_signature_verifies_with_the_published_key(
-    store: Store, db_url: str, sink: Sink, tmp_path: Path
-) -> None:
-    key = tmp_path / "dkim.pem"
+@pytest.fixture(scope="module")
+def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A DKIM private key file (openssl) and the TXT record that publishes its public half."""
+    key = tmp_path_factory.mktemp("dkim") / "dkim.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
                    capture_output=True)  # fmt: skip
     public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
                             check=True, capture_output=True).stdout  # fmt: skip
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return key, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def test_dkim_signature_verifies_with_the_published_key(
+    store: Store, db_url: str, sink: Sink, dkim_key: tuple[Path, bytes]
+) -> None:
+    key, record = dkim_key
     desk = _desk(store, db_url, sink.relay, dkim_selector="mail", dkim_key_file=str(key))
     desk.ingest(NEW_REQUEST)
     desk.deliver()
@@ -203,14 +209,9 @@ def test_dkim_signature_verifies_with_the_published_key(
 
 
 def test_an_idn_dkim_domain_signs_in_a_labels(
-    store: Store, db_url: str, sink: Sink, tmp_path: Path
+    store: Store, db_url: str, sink: Sink, dkim_key: tuple[Path, bytes]
 ) -> None:
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                   capture_output=True)  # fmt: skip
-    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-                            check=True, capture_output=True).stdout  # fmt: skip
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    key, record = dkim_key
     desk = _desk(store, db_url, sink.relay, dkim_selector="mail", dkim_key_file=str(key),
                  dkim_domain="b\u00fccher.example")  # fmt: skip
     desk.ingest(NEW_REQUEST)
@@ -230,11 +231,9 @@ def test_an_idn_dkim_domain_signs_in_a_labels(
      ("dkim_selector", "s\u00e9l", "not a DNS label")],
 )  # fmt: skip
 def test_a_dkim_name_dns_cannot_hold_is_a_config_error(
-    tmp_path: Path, setting: str, value: str, message: str
+    dkim_key: tuple[Path, bytes], setting: str, value: str, message: str
 ) -> None:
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                   capture_output=True)  # fmt: skip
+    key = dkim_key[0]
     options = {"dkim_selector": "mail", "dkim_key_file": str(key), setting: value}
     with pytest.raises(ConfigError, match=message) as raised:
         build_signer(OutboundSettings(domain="example.com", **options))
