@@ -25,7 +25,7 @@ from maild.errors import MessageRejected
 from maild.ingest.apply import Applied, ApplyContext, apply_mail
 from maild.ingest.authn import SenderAuth
 from maild.ingest.sources import SourceMessage
-from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool, spool_many
+from maild.ingest.spool import Arrival, Envelope, Received, Spooled, spool_many
 from maild.store import batch as reference_cache
 from maild.store.db import Store
 from maild.store.models import Inbound, Raw, Ticket
@@ -177,7 +177,8 @@ class Pipeline:
     ) -> Iterator[IngestResult]:
         now = self.clock()
         with self.store.transaction() as session:
-            spooled = [spool(session, m.raw, m.source, envelope, now) for m in batch]
+            arrivals = [Arrival(m.raw, m.source, envelope) for m in batch]
+            spooled = spool_many(session, arrivals, now)
         # A row left `received` by a crash is processed now, reported by its first copy only.
         to_process = list(dict.fromkeys(s.inbound_id for s in spooled if s.state is _RECEIVED))
         raws = {s.inbound_id: m.raw for m, s in zip(batch, spooled, strict=True)}
