@@ -4,7 +4,8 @@ SQLite is the embedded default: WAL, `synchronous=FULL` (a committed mail surviv
 foreign keys on. Writers (`Store.transaction()`) start with `BEGIN IMMEDIATE`, so two writers
 queue on the busy timeout instead of failing half-way; readers (`Store.sessions()`) start a
 deferred transaction, which under WAL never blocks a writer: a long `maild export` does not hold
-up the SMTP listener's commits. Any SQLAlchemy PostgreSQL URL works too.
+up the SMTP listener's commits. Any SQLAlchemy PostgreSQL URL works too; there readers run
+REPEATABLE READ, READ ONLY, so that they too see one snapshot.
 """
 
 from __future__ import annotations
@@ -80,7 +81,15 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # A reader sees one snapshot across its statements, as SQLite's deferred transaction
+        # does: a ticket read as its messages and then its counts must not tell two moments
+        # apart. PostgreSQL's default (READ COMMITTED) takes a snapshot per statement.
+        readers = engine
+        if self.dialect == "postgresql":
+            readers = engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        self.sessions = sessionmaker(readers, expire_on_commit=False)
         # SQLite has one writer at a time. Writers of this process queue on this lock and are
         # handed the database at once; SQLite's own busy handler (for other processes) sleeps
         # in growing steps and would leave it idle between a commit and the next writer.
