@@ -1,13 +1,14 @@
 """Autoresponse latency: from the end of a customer's DATA to the autoresponse at the relay.
 
 `maild serve` (SQLite, its SMTP listener, the pipeline worker and the delivery worker) runs in
-its own process; this process is both the customer — one smtplib client sending new-ticket mail
-at a steady rate, each from a sender of its own so that no rate limit applies — and the relay,
-an aiosmtpd sink that notes when each autoresponse arrives and which request it answers (its
-`In-Reply-To`). The clock starts when the listener's `250` for the DATA arrives: that is when
-the customer's MTA considers the mail delivered. Target (issue 9): p99 under 200 ms on SQLite.
+its own process; this process is both the customer — smtplib clients sending new-ticket mail at
+a steady rate over a few connections, each from a sender of its own so that no rate limit
+applies — and the relay, an aiosmtpd sink that notes when each autoresponse arrives and which
+request it answers (its `In-Reply-To`). The clock starts when the listener's `250` for the DATA
+arrives: that is when the customer's MTA considers the mail delivered. Target (issue 9): p99
+under 200 ms on SQLite.
 
-    .venv/bin/python bench/latency.py [RATE_PER_SECOND] [SECONDS]     # default 50 60
+    .venv/bin/python bench/latency.py [RATE_PER_SECOND] [SECONDS] [CONNECTIONS]  # 50 60 4
 """
 
 from __future__ import annotations
@@ -80,24 +81,36 @@ def request(n: int) -> bytes:
     ).encode()
 
 
-def send(port: int, rate: float, seconds: float) -> tuple[dict[str, float], float]:
-    """Send at `rate` mails/s for `seconds` over one connection; when each got its 250, and
-    the rate actually reached."""
+def send(
+    port: int, rate: float, seconds: float, connections: int
+) -> tuple[dict[str, float], float]:
+    """Send at `rate` mails/s for `seconds`; when each got its 250, and the rate reached.
+
+    Open loop, as customers' MTAs are: mail n is due at n / rate whatever became of the ones
+    before it. One connection cannot do that (each mail waits for the previous 250), so the
+    mails are dealt round to a few connections, as several MTAs would send them."""
     sent: dict[str, float] = {}
     count = int(rate * seconds)
     start = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
-        for n in range(count):
-            due = start + n / rate
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            client.sendmail(f"c{n}@shop{n}.example", ["support@example.com"], request(n))
-            sent[f"<lat-{n}@customer.example>"] = time.perf_counter()
+
+    def connection(first: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            for n in range(first, count, connections):
+                pause = start + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                client.sendmail(f"c{n}@shop{n}.example", ["support@example.com"], request(n))
+                sent[f"<lat-{n}@customer.example>"] = time.perf_counter()
+
+    threads = [threading.Thread(target=connection, args=(k,)) for k in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return sent, count / (time.perf_counter() - start)
 
 
-def main(rate: float, seconds: float) -> None:
+def main(rate: float, seconds: float, connections: int) -> None:
     relay_handler = Relay()
     relay = Controller(relay_handler, hostname="127.0.0.1", port=free_port())
     relay.start()
@@ -116,7 +129,7 @@ def main(rate: float, seconds: float) -> None:
             )  # fmt: skip
             try:
                 wait_for(smtp, daemon)
-                sent, reached = send(smtp, rate, seconds)
+                sent, reached = send(smtp, rate, seconds, connections)
                 deadline = time.perf_counter() + 60
                 while len(relay_handler.arrived) < len(sent) and time.perf_counter() < deadline:
                     time.sleep(0.05)
@@ -134,8 +147,8 @@ def main(rate: float, seconds: float) -> None:
         )
     missing = len(sent) - len(latencies)
     print(
-        f"{len(sent)} new-ticket mails asked at {rate:g}/s for {seconds:g} s "
-        f"({reached:.1f}/s reached)"
+        f"{len(sent)} new-ticket mails asked at {rate:g}/s for {seconds:g} s over "
+        f"{connections} connections ({reached:.1f}/s reached)"
     )
     if not latencies:
         raise SystemExit("no autoresponse arrived")
@@ -153,4 +166,5 @@ if __name__ == "__main__":
     main(
         float(sys.argv[1]) if len(sys.argv) > 1 else 50.0,
         float(sys.argv[2]) if len(sys.argv) > 2 else 60.0,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 4,
     )
