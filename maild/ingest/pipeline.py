@@ -78,10 +78,12 @@ class Pipeline:
         """Commit the raw mail to the spool. SMTP's 250 and IMAP's flag wait for this."""
         return self.receive_many([Arrival(raw, source, envelope)])[0]
 
-    def receive_many(self, arrivals: Sequence[Arrival]) -> list[Spooled]:
+    def receive_many(self, arrivals: Sequence[Arrival], wait: bool = True) -> list[Spooled]:
         """Commit several received mails to the spool in one transaction: one fsync for all
-        (the group commit of `ingest.intake`). All are committed, or none."""
-        with self.store.transaction() as session:
+        (the group commit of `ingest.intake`). All are committed, or none. With `wait` false
+        the transaction starts only if the database's write lock is free this moment; else
+        `WriterBusy` is raised and nothing is written (SQLite only)."""
+        with self.store.transaction() if wait else self.store.transaction_now() as session:
             now = self.clock()
             return spool_many(session, arrivals, now)
 

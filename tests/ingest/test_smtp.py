@@ -4,15 +4,18 @@ aiosmtpd listener over a real store (issue 8; DESIGN §3: 250 only after the spo
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import smtplib
 import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from maild.settings import Settings
@@ -215,6 +218,41 @@ def test_the_same_mail_sent_twice_is_spooled_once(server: MailServer) -> None:
             assert code == 250
     assert reply.startswith(b"2.0.0 OK: already received as")
     assert server.spooled() == [mail(14)]
+
+
+def test_while_another_process_writes_sqlite_the_listener_waits_off_the_event_loop(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The group commit runs on the event loop only when SQLite's write lock is free; held by
+    another process (here another engine), the mail waits in a thread for it, and the loop
+    keeps answering other sessions meanwhile."""
+    shutil.copy(sqlite_template, tmp_path / "maild.db")
+    url = f"sqlite:///{tmp_path / 'maild.db'}"
+    store, other = Store.open(url), Store.open(url)
+    replies: list[tuple[float, int]] = []
+    with running(server_settings(url, tmp_path), store) as server:
+
+        def send() -> None:
+            with server.smtp() as client:
+                client.sendmail("carol@customer.example", [SUPPORT], mail(15))
+                replies.append((time.monotonic(), 250))
+
+        with other.transaction() as session:
+            session.execute(sa.text("UPDATE department SET name = name"))  # takes the lock
+            sender = threading.Thread(target=send)
+            sender.start()
+            sender.join(timeout=0.5)
+            assert sender.is_alive() and replies == []  # no 250 before the commit
+            started = time.monotonic()
+            with server.smtp() as client:  # a session meanwhile: answered, not frozen
+                assert client.noop()[0] == 250
+            assert time.monotonic() - started < 1
+            released = time.monotonic()
+        sender.join(timeout=30)
+        assert [code for _, code in replies] == [250] and replies[0][0] >= released
+        assert server.spooled() == [mail(15)]
+    store.close()
+    other.close()
 
 
 @pytest.mark.slow
