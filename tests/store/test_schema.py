@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from maild.store.db import Store, upgrade_schema
+from maild.store.db import Store, alembic_config, upgrade_schema
 from maild.store.models import Base, Brand
 
 
@@ -50,3 +51,27 @@ def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.close()
+
+
+def test_postgresql_analyses_and_vacuums_the_ticket_table_early(postgres_url: str) -> None:
+    """Migration 0014: the views' plans need current statistics of a million tickets."""
+    store = Store.open(postgres_url)
+
+    def options() -> set[str]:
+        with store.engine.connect() as conn:
+            query = "SELECT reloptions FROM pg_class WHERE relname = 'ticket'"
+            return set(conn.exec_driver_sql(query).scalar() or [])
+
+    try:
+        assert options() == {
+            "autovacuum_analyze_scale_factor=0.01",
+            "autovacuum_vacuum_scale_factor=0.02",
+            "autovacuum_vacuum_insert_scale_factor=0.02",
+        }
+        config = alembic_config(store.engine)
+        command.downgrade(config, "0013")
+        assert options() == set()
+        command.upgrade(config, "head")
+        assert len(options()) == 3
+    finally:
+        store.close()
