@@ -36,7 +36,7 @@ _BUSY_TIMEOUT_MS = 30000
 
 
 class WriterBusy(StorageError):
-    """`Store.transaction(wait=False)` found the database's write lock taken."""
+    """`Store.transaction_now()` found the database's write lock taken."""
 
 
 def normalise_url(url: str) -> str:
@@ -143,8 +143,8 @@ class Store:
     @contextmanager
     def transaction_now(self) -> Iterator[Session]:
         """`transaction()` on SQLite when the write lock is free this moment; `WriterBusy`
-        (before anything ran) when a thread or process of ours holds it. For callers that
-        would rather do something else than wait, such as an event loop."""
+        (before anything ran) when another thread or another connection holds it. For callers
+        that would rather do something else than wait, such as an event loop."""
         if self.dialect != "sqlite":
             raise WriterBusy("only SQLite transactions start without waiting")
         if not self._write_lock.acquire(blocking=False):  # type: ignore[attr-defined]

@@ -3,8 +3,8 @@
 Both SQLite and PostgreSQL speak `INSERT ... ON CONFLICT`; SQLAlchemy spells it per dialect.
 The statements are built once per table and key set and run on the table (Core), with the row
 as parameters: building and cache-keying a fresh ORM statement cost several times the insert.
-The two that run for every mail (`insert_if_missing`, `insert_new`) are `Prepared`: compiled
-once, run on the driver's cursor.
+The ones that run for every mail (`insert_if_missing`, `insert_new`, and `insert_new_rows` for
+one row or on SQLite) are `Prepared`: compiled once, run on the driver's cursor.
 """
 
 from __future__ import annotations
