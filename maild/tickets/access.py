@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,15 +67,7 @@ def visible_union(
     # `status = ? AND agent_id IS NULL` double and read the whole desk's queue through the
     # status index, row by row for the group (view=queue: 221 ms at 1,000,000).
     new = [c for c in conditions if not any(c.compare(mine) for mine in queues)]
-    parts = [
-        sa.select(*columns).where(Ticket.agent_id == me, *conditions),
-        sa.select(*columns).where(Ticket.followup_agent_id == me, *conditions),
-        sa.select(*columns)
-        .join(RecentTransfer, RecentTransfer.ticket_id == Ticket.id)
-        .where(RecentTransfer.agent_id == me, *conditions),
-        sa.select(*columns).where(*queues, *new),
-    ]
-    return sa.union(*parts)
+    return sa.union(*_personal(me, columns, conditions), sa.select(*columns).where(*queues, *new))
 
 
 def visible_row(viewer: Viewer) -> sa.ColumnElement[bool] | None:
@@ -94,13 +87,20 @@ def visible_row(viewer: Viewer) -> sa.ColumnElement[bool] | None:
     return sa.or_(personal, sa.and_(*_my_queues(me)))
 
 
-def _personal(me: int) -> list[sa.Select[Any]]:
-    """The ids of the tickets `me` holds, is to follow up, or had transferred to or from them
-    (duplicates are harmless: the set is only tested for membership)."""
+def _personal(
+    me: int,
+    columns: Sequence[Any] = (Ticket.id,),
+    conditions: Sequence[sa.ColumnElement[bool]] = (),
+) -> list[sa.Select[Any]]:
+    """`columns` of the tickets `me` holds, is to follow up, or had transferred to or from
+    them, that meet `conditions`: one select per part, each from its own index (a ticket may
+    be in two parts; a caller tests membership or joins them by UNION)."""
     return [
-        sa.select(Ticket.id).where(Ticket.agent_id == me),
-        sa.select(Ticket.id).where(Ticket.followup_agent_id == me),
-        sa.select(RecentTransfer.ticket_id).where(RecentTransfer.agent_id == me),
+        sa.select(*columns).where(Ticket.agent_id == me, *conditions),
+        sa.select(*columns).where(Ticket.followup_agent_id == me, *conditions),
+        sa.select(*columns)
+        .join(RecentTransfer, RecentTransfer.ticket_id == Ticket.id)
+        .where(RecentTransfer.agent_id == me, *conditions),
     ]
 
 
